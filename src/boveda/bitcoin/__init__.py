@@ -1,0 +1,1 @@
+"""Value types and codecs of Bitcoin's wire formats (no I/O, no chain state)."""

@@ -1,0 +1,1 @@
+"""The command line: parse input, call one function, render output. No business rules here."""

@@ -1,0 +1,62 @@
+"""`boveda`: the root command group, its global options and its one error handler."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from boveda import __version__
+from boveda.errors import BovedaError
+
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class BovedaGroup(click.Group):
+    """Turns every BovedaError into one line on stderr and exit code 2: never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BovedaError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=BovedaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="boveda")
+@click.option(
+    "--book",
+    envvar="BOVEDA_BOOK",
+    default="boveda.db",
+    show_default=True,
+    help="The book: a SQLite file path, or a postgresql:// URL (env BOVEDA_BOOK).",
+)
+@click.pass_context
+def cli(ctx: click.Context, book: str) -> None:
+    """Bóveda keeps the book of record for a sovereign bitcoin reserve and proves it against the chain."""
+    ctx.ensure_object(dict)
+    ctx.obj["book"] = book
+
+
+def _register_commands() -> None:
+    from boveda.cli import chain_commands
+
+    for module in (chain_commands,):
+        module.register(cli)
+
+
+_register_commands()
+
+
+def main() -> None:
+    # click reports its own usage errors with exit code 2, which matches our contract.
+    cli(prog_name="boveda")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
