@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pbk
+import pbk.capi.bindings as kernel_c
 
 from boveda.bitcoin.block import Block
 from boveda.bitcoin.network import Network
@@ -57,6 +58,18 @@ def kernel_log() -> _KernelLog:
     if _log is None:
         _log = _KernelLog()
     return _log
+
+
+def kernel_block(raw: bytes) -> pbk.Block:
+    """A kernel block from its serialisation, copied in one step.
+
+    `pbk.Block(raw)` copies byte by byte through a ctypes array (CHAIN-NOTES, pitfall 4:
+    28 ms for 113 KB); the C function takes any buffer.
+    """
+    handle = kernel_c.btck_block_create(raw, len(raw))
+    if not handle:
+        raise ChainError("Bitcoin Core's engine could not parse a block")
+    return pbk.Block._from_handle(handle)
 
 
 def network_dir(datadir: Path, network: Network) -> Path:

@@ -16,7 +16,7 @@ from boveda.bitcoin.block import WITNESS_COMMITMENT_PREFIX, Block, BlockHeader, 
 from boveda.bitcoin.hashes import sha256d
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.tx import COINBASE_VOUT, NULL_TXID, OutPoint, Transaction, TxIn, TxOut
-from boveda.chain.kernel import DatadirLock, kernel_log, network_dir, open_chainman
+from boveda.chain.kernel import DatadirLock, kernel_block, kernel_log, network_dir, open_chainman
 from boveda.chain.source import BlockRef
 from boveda.errors import BuilderError
 
@@ -134,7 +134,7 @@ class RegtestBuilder:
         """Hands a block of a competing branch to the kernel, which may or may not make it the tip."""
         kernel_log().lines.clear()
         try:
-            self._chainman.process_block(pbk.Block(block.serialize()))
+            self._chainman.process_block(kernel_block(block.serialize()))
         except pbk.ProcessBlockException as exc:
             raise BuilderError(f"the kernel rejected block {block.hash_hex}: {kernel_log().last_error()}") from exc
         self._tip_time = max(self._tip_time, block.header.time)

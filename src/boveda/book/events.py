@@ -1,0 +1,298 @@
+"""The events of the audit log: every change to the book is one of these.
+
+An event carries the complete new facts (a lot with its id, an entry with its postings), so
+the book's tables are a function of the log: :func:`boveda.book.state.apply` derives them,
+and both ``audit verify`` and ``import`` replay the log through it.
+
+Each event has one payload codec, ``to_payload`` / ``from_payload``, over JSON-safe values
+only (str, int, bool, None, lists, dicts — never floats); ``from_payload`` refuses unknown
+or missing fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from boveda.book.domain import (
+    Case,
+    Entry,
+    EntryKind,
+    Lot,
+    LotState,
+    LotTransition,
+    Partner,
+    Posting,
+    Reserve,
+    Wallet,
+)
+from boveda.book.errors import BookError
+
+
+class EventKind(StrEnum):
+    RESERVE_ADDED = "reserve.added"
+    PARTNER_ADDED = "partner.added"
+    CASE_ADDED = "case.added"
+    LOT_SEIZED = "lot.seized"
+    LOT_TRANSITIONED = "lot.transitioned"
+    ENTRY_RECORDED = "entry.recorded"
+    WALLET_ADDED = "wallet.added"
+
+
+def _fields(payload: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
+    if not isinstance(payload, dict) or set(payload) != set(names):
+        got = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise BookError(f"malformed {what}: expected fields {sorted(names)}, got {got}")
+    return payload
+
+
+def _date(value: Any) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BookError(f"malformed date {value!r} in event") from None
+
+
+# -- codecs of the value types carried by events ------------------------------------------------
+
+_ENTRY_FIELDS = ("id", "kind", "date", "postings", "txids", "authority_ref", "memo", "lot_id", "price_usd_cents")
+
+
+def entry_to_payload(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": entry.entry_id,
+        "kind": entry.kind.value,
+        "date": entry.effective_date.isoformat(),
+        "postings": [[p.account, p.amount_sat] for p in entry.postings],
+        "txids": list(entry.txids),
+        "authority_ref": entry.authority_ref,
+        "memo": entry.memo,
+        "lot_id": entry.lot_id,
+        "price_usd_cents": entry.price_usd_cents,
+    }
+
+
+def entry_from_payload(payload: Any) -> Entry:
+    f = _fields(payload, _ENTRY_FIELDS, "entry")
+    try:
+        postings = tuple(Posting(account, amount_sat) for account, amount_sat in f["postings"])
+        return Entry(
+            entry_id=f["id"],
+            kind=EntryKind(f["kind"]),
+            effective_date=_date(f["date"]),
+            postings=postings,
+            txids=tuple(f["txids"]),
+            authority_ref=f["authority_ref"],
+            memo=f["memo"],
+            lot_id=f["lot_id"],
+            price_usd_cents=f["price_usd_cents"],
+        )
+    except (TypeError, ValueError) as exc:
+        raise BookError(f"malformed entry in event: {exc}") from None
+
+
+_LOT_FIELDS = ("id", "case", "amount_sat", "txid", "outpoints", "seized_on", "state", "seizure_ref", "parent_lot_id")
+
+
+def lot_to_payload(lot: Lot) -> dict[str, Any]:
+    return {
+        "id": lot.lot_id,
+        "case": lot.case_number,
+        "amount_sat": lot.amount_sat,
+        "txid": lot.seizure_txid,
+        "outpoints": list(lot.seizure_outpoints),
+        "seized_on": lot.seized_on.isoformat(),
+        "state": lot.state.value,
+        "seizure_ref": lot.seizure_ref,
+        "parent_lot_id": lot.parent_lot_id,
+    }
+
+
+def lot_from_payload(payload: Any) -> Lot:
+    f = _fields(payload, _LOT_FIELDS, "lot")
+    try:
+        return Lot(
+            lot_id=f["id"],
+            case_number=f["case"],
+            amount_sat=f["amount_sat"],
+            seizure_txid=f["txid"],
+            seizure_outpoints=tuple(f["outpoints"]),
+            seized_on=_date(f["seized_on"]),
+            state=LotState(f["state"]),
+            seizure_ref=f["seizure_ref"],
+            parent_lot_id=f["parent_lot_id"],
+        )
+    except (TypeError, ValueError) as exc:
+        raise BookError(f"malformed lot in event: {exc}") from None
+
+
+_TRANSITION_FIELDS = ("id", "lot_id", "from", "to", "authority_ref", "date", "txid", "destination", "share_bp", "entry_id")
+
+
+def transition_to_payload(t: LotTransition) -> dict[str, Any]:
+    return {
+        "id": t.transition_id,
+        "lot_id": t.lot_id,
+        "from": t.from_state.value,
+        "to": t.to_state.value,
+        "authority_ref": t.authority_ref,
+        "date": t.effective_date.isoformat(),
+        "txid": t.txid,
+        "destination": t.destination,
+        "share_bp": t.share_bp,
+        "entry_id": t.entry_id,
+    }
+
+
+def transition_from_payload(payload: Any) -> LotTransition:
+    f = _fields(payload, _TRANSITION_FIELDS, "lot transition")
+    try:
+        return LotTransition(
+            transition_id=f["id"],
+            lot_id=f["lot_id"],
+            from_state=LotState(f["from"]),
+            to_state=LotState(f["to"]),
+            authority_ref=f["authority_ref"],
+            effective_date=_date(f["date"]),
+            txid=f["txid"],
+            destination=f["destination"],
+            share_bp=f["share_bp"],
+            entry_id=f["entry_id"],
+        )
+    except (TypeError, ValueError) as exc:
+        raise BookError(f"malformed lot transition in event: {exc}") from None
+
+
+# -- the events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveAdded:
+    kind: ClassVar[EventKind] = EventKind.RESERVE_ADDED
+    reserve: Reserve
+
+    def to_payload(self) -> dict[str, Any]:
+        r = self.reserve
+        return {"code": r.code, "name": r.name, "no_sale": r.no_sale, "address_cap_sat": r.address_cap_sat}
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> ReserveAdded:
+        f = _fields(payload, ("code", "name", "no_sale", "address_cap_sat"), cls.kind.value)
+        return cls(Reserve(f["code"], f["name"], f["no_sale"], f["address_cap_sat"]))
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerAdded:
+    kind: ClassVar[EventKind] = EventKind.PARTNER_ADDED
+    partner: Partner
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"code": self.partner.code, "name": self.partner.name}
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> PartnerAdded:
+        f = _fields(payload, ("code", "name"), cls.kind.value)
+        return cls(Partner(f["code"], f["name"]))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseAdded:
+    kind: ClassVar[EventKind] = EventKind.CASE_ADDED
+    case: Case
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"number": self.case.number, "agency": self.case.agency, "court": self.case.court}
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> CaseAdded:
+        f = _fields(payload, ("number", "agency", "court"), cls.kind.value)
+        return cls(Case(f["number"], f["agency"], f["court"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LotSeized:
+    """A new lot in custody, and the seizure entry that moves its coins into ``custody:CASE``."""
+
+    kind: ClassVar[EventKind] = EventKind.LOT_SEIZED
+    lot: Lot
+    entry: Entry
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"lot": lot_to_payload(self.lot), "entry": entry_to_payload(self.entry)}
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> LotSeized:
+        f = _fields(payload, ("lot", "entry"), cls.kind.value)
+        return cls(lot_from_payload(f["lot"]), entry_from_payload(f["entry"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LotTransitioned:
+    """A lot moves one step; ``entry`` when coins move, ``remainder`` when only part was shared."""
+
+    kind: ClassVar[EventKind] = EventKind.LOT_TRANSITIONED
+    transition: LotTransition
+    entry: Entry | None = None
+    remainder: Lot | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "transition": transition_to_payload(self.transition),
+            "entry": None if self.entry is None else entry_to_payload(self.entry),
+            "remainder": None if self.remainder is None else lot_to_payload(self.remainder),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> LotTransitioned:
+        f = _fields(payload, ("transition", "entry", "remainder"), cls.kind.value)
+        return cls(
+            transition_from_payload(f["transition"]),
+            None if f["entry"] is None else entry_from_payload(f["entry"]),
+            None if f["remainder"] is None else lot_from_payload(f["remainder"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecorded:
+    kind: ClassVar[EventKind] = EventKind.ENTRY_RECORDED
+    entry: Entry
+
+    def to_payload(self) -> dict[str, Any]:
+        return entry_to_payload(self.entry)
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> EntryRecorded:
+        return cls(entry_from_payload(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class WalletAdded:
+    kind: ClassVar[EventKind] = EventKind.WALLET_ADDED
+    wallet: Wallet
+
+    def to_payload(self) -> dict[str, Any]:
+        w = self.wallet
+        return {"name": w.name, "descriptor": w.descriptor, "owner": w.owner, "birth_height": w.birth_height}
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> WalletAdded:
+        f = _fields(payload, ("name", "descriptor", "owner", "birth_height"), cls.kind.value)
+        return cls(Wallet(f["name"], f["descriptor"], f["owner"], f["birth_height"]))
+
+
+BookEvent = ReserveAdded | PartnerAdded | CaseAdded | LotSeized | LotTransitioned | EntryRecorded | WalletAdded
+
+_EVENT_TYPES: dict[str, type] = {
+    cls.kind.value: cls
+    for cls in (ReserveAdded, PartnerAdded, CaseAdded, LotSeized, LotTransitioned, EntryRecorded, WalletAdded)
+}
+
+
+def event_from_payload(kind: str, payload: Any) -> BookEvent:
+    try:
+        cls = _EVENT_TYPES[kind]
+    except KeyError:
+        raise BookError(f"unknown event kind {kind!r}") from None
+    return cls.from_payload(payload)

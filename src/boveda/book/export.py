@@ -1,0 +1,343 @@
+"""Export and import of a whole book as one JSON document: its audit log.
+
+The tables are a function of the log, so the log is the book. ``export`` writes every
+event exactly as stored (same seq, time, payload and hash); ``import`` checks the file's
+chain, **replays** every event through the rules (:func:`boveda.book.state.apply`) and
+stores it with its original hash. Replaying rather than copying rows means an imported
+book is one the rules accept, and its audit head is the exporter's — so export → import
+into an empty book gives the same balances, lots and head.
+
+A book may also import a file that *extends* it (its log is a prefix of the file's): only
+the new events are applied. Anything else is refused. The whole import is one
+transaction: a crash leaves the book as it was.
+
+The document is ``{"format": "boveda-book", "version": 1, "events": [...], "head": {...}}``,
+written one event per line so that reading it streams; any equivalent JSON is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from boveda.book import schema as s
+from boveda.book.audit import AuditEvent, canonical_json_of_parsed, event_hash, iter_events, loads_no_floats
+from boveda.book.domain import GENESIS_HASH, AuditHead
+from boveda.book.errors import BookError
+from boveda.book.events import event_from_payload
+from boveda.book.state import MemoryState, apply
+from boveda.book.store import RowBatch, read_head
+
+FORMAT = "boveda-book"
+VERSION = 1
+_HEADER_LINE = '{"events":['  # keys sorted: events, format, head, version
+_EVENT_KEYS = frozenset({"seq", "kind", "recorded_at", "payload", "prev_hash", "hash"})
+
+
+def event_line(event: AuditEvent) -> str:
+    """One event as canonical JSON (keys sorted), built around its stored payload text."""
+    return (
+        f'{{"hash":"{event.hash_hex}","kind":{json.dumps(event.kind, ensure_ascii=False)},'
+        f'"payload":{event.payload_json},"prev_hash":"{event.prev_hash}",'
+        f'"recorded_at":{json.dumps(event.recorded_at, ensure_ascii=False)},"seq":{event.seq}}}'
+    )
+
+
+def write_events(out: TextIO, events: Iterable[AuditEvent]) -> AuditHead:
+    """Write an export document holding ``events`` (in order) to ``out``; return its head."""
+    out.write(_HEADER_LINE + "\n")
+    head = AuditHead(0, GENESIS_HASH)
+    first = True
+    for event in events:
+        out.write(("" if first else ",\n") + event_line(event))
+        first = False
+        head = AuditHead(event.seq, event.hash_hex)
+    out.write(
+        ("\n" if not first else "")
+        + f'],"format":"{FORMAT}","head":{{"hash":"{head.hash_hex}","seq":{head.seq}}},"version":{VERSION}}}\n'
+    )
+    return head
+
+
+def write_export(conn: Connection, out: TextIO) -> AuditHead:
+    """Write the book's log as an export document to ``out``; return the head it ends at."""
+    return write_events(out, iter_events(conn))
+
+
+def export_to_file(conn: Connection, path: str | os.PathLike[str]) -> AuditHead:
+    """Write the export to ``path`` atomically (a temporary file renamed into place)."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+            head = write_export(conn, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BookError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return head
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedEvent:
+    seq: int
+    kind: str
+    recorded_at: str
+    payload: Any
+    prev_hash: str
+    hash_hex: str
+
+
+def _event_from_json(obj: Any, position: int) -> ExportedEvent:
+    if not isinstance(obj, dict) or set(obj) != _EVENT_KEYS:
+        raise BookError(f"event #{position} of the file is malformed: expected fields {sorted(_EVENT_KEYS)}")
+    seq, kind, recorded_at, prev_hash, hash_hex = (obj[k] for k in ("seq", "kind", "recorded_at", "prev_hash", "hash"))
+    if not (isinstance(seq, int) and isinstance(kind, str) and isinstance(recorded_at, str)
+            and isinstance(prev_hash, str) and isinstance(hash_hex, str)):
+        raise BookError(f"event #{position} of the file has a field of the wrong type")
+    return ExportedEvent(seq, kind, recorded_at, obj["payload"], prev_hash, hash_hex)
+
+
+def read_export(path: str | os.PathLike[str]) -> tuple[Iterator[ExportedEvent], Callable[[], AuditHead | None]]:
+    """Stream the events of an export file; the second value gives the file's stated head once read."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise BookError(f"cannot read {path}: {exc.strerror or exc}") from None
+    stated: dict[str, AuditHead | None] = {"head": None}
+
+    def footer(obj: dict[str, Any]) -> None:
+        if obj.get("format") != FORMAT or obj.get("version") != VERSION:
+            raise BookError(f"{path} is not a {FORMAT} export of version {VERSION}")
+        head = obj.get("head")
+        if not (isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str)):
+            raise BookError(f"{path}: the export's head is malformed")
+        stated["head"] = AuditHead(head["seq"], head["hash"])
+
+    def events() -> Iterator[ExportedEvent]:
+        with handle:
+            first = handle.readline()
+            if first.rstrip("\n") == _HEADER_LINE:
+                yield from _stream_lines(handle, footer, path)
+                return
+            handle.seek(0)
+            try:
+                document = loads_no_floats(handle.read())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise BookError(f"{path} is not JSON: {exc}") from None
+            if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+                raise BookError(f"{path} is not a {FORMAT} export")
+            footer(document)
+            for position, obj in enumerate(document["events"], start=1):
+                yield _event_from_json(obj, position)
+
+    return events(), lambda: stated["head"]
+
+
+def _stream_lines(handle: TextIO, footer: Callable[[dict[str, Any]], None], path: Any) -> Iterator[ExportedEvent]:
+    position = 0
+    for line in handle:
+        if line.startswith("]"):
+            try:
+                footer(json.loads("{" + line[2:]))
+            except json.JSONDecodeError:
+                raise BookError(f"{path}: the export's closing line is malformed") from None
+            if handle.read().strip():
+                raise BookError(f"{path}: unexpected text after the export's end")
+            return
+        position += 1
+        text = line.rstrip("\n")
+        if text.endswith(","):
+            text = text[:-1]
+        try:
+            obj = loads_no_floats(text)
+        except json.JSONDecodeError:
+            raise BookError(f"{path}: event #{position} is not JSON") from None
+        yield _event_from_json(obj, position)
+    raise BookError(f"{path} ends before the export does (truncated?)")
+
+
+# -- importing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    events_in_file: int
+    events_applied: int
+    head: AuditHead
+
+
+def load_state(conn: Connection) -> MemoryState:
+    """The book's current state, in memory, for replaying more events onto it."""
+    state = MemoryState()
+    for row in conn.execute(sa.select(s.reserves)):
+        reserve = s.reserve_from_row(row)
+        state.reserves[reserve.code] = reserve
+    for row in conn.execute(sa.select(s.partners)):
+        partner = s.partner_from_row(row)
+        state.partners[partner.code] = partner
+    for row in conn.execute(sa.select(s.agencies)):
+        state.agencies[row[0]] = s.agency_from_row(row)
+    for row in conn.execute(sa.select(s.cases)):
+        case = s.case_from_row(row)
+        state.cases[case.number] = case
+    for row in conn.execute(sa.select(s.lots)):
+        lot = s.lot_from_row(row)
+        state.lots[lot.lot_id] = lot
+    for row in conn.execute(sa.select(s.wallets)):
+        wallet = s.wallet_from_row(row)
+        state.wallets[wallet.name] = wallet
+        state.wallet_descriptors[wallet.descriptor] = wallet.name
+    for account, balance_sat in conn.execute(sa.select(s.balances.c.account, s.balances.c.balance_sat)):
+        state.balances[account] = balance_sat
+    state.last_entry_id = conn.execute(sa.select(sa.func.max(s.entries.c.entry_id))).scalar() or 0
+    state.last_lot_id = conn.execute(sa.select(sa.func.max(s.lots.c.lot_id))).scalar() or 0
+    state.last_transition_id = conn.execute(sa.select(sa.func.max(s.lot_transitions.c.transition_id))).scalar() or 0
+    return state
+
+
+class BulkWriter:
+    """Inserts rows in large batches with the database's fastest path (PostgreSQL COPY, SQLite executemany)."""
+
+    def __init__(self, conn: Connection, *, batch_rows: int = 20_000,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.conn = conn
+        self.is_postgres = conn.dialect.name == "postgresql"
+        self.rows = RowBatch()
+        self.audit_rows: list[tuple[Any, ...]] = []
+        self.batch_rows = batch_rows
+        self.progress = progress
+        self.events_written = 0
+
+    def add_event(self, event: AuditEvent) -> None:
+        self.audit_rows.append(
+            (event.seq, event.kind, event.recorded_at, event.payload_json, event.prev_hash, event.hash_hex)
+        )
+        if len(self.audit_rows) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        for table in RowBatch.ORDER:
+            self._insert(table, self.rows.rows[table.name])
+        self.events_written += len(self.audit_rows)
+        self._insert(s.audit_events, self.audit_rows)
+        self.rows.count = 0
+        if self.progress is not None and self.events_written:
+            self.progress(self.events_written)
+
+    def _insert(self, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        columns = [c.name for c in table.columns]
+        if self.is_postgres:
+            cursor = self.conn.connection.driver_connection.cursor()
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.close()
+        else:
+            placeholders = ", ".join("?" for _ in columns)
+            self.conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+        rows.clear()
+
+
+def import_events(
+    conn: Connection,
+    head: AuditHead,
+    events: Iterator[ExportedEvent],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Replay ``events`` onto the book inside the caller's write transaction (which holds the lock).
+
+    ``progress`` is called with the number of events written so far (not yet committed)
+    after every batch.
+    """
+    state = load_state(conn)
+    own_events = iter_events(conn)
+    writer = BulkWriter(conn, progress=progress)
+    existing_accounts = set(state.balances)
+    changed_lots: set[int] = set()
+    changed_accounts: set[str] = set()
+    prev_hash = GENESIS_HASH
+    count = applied = 0
+    for count, item in enumerate(events, start=1):
+        if item.seq != count:
+            raise BookError(f"file event #{count} has seq {item.seq}: the file's log is out of order")
+        if item.prev_hash != prev_hash:
+            raise BookError(f"file event {count} does not link to event {count - 1}: the file's chain is broken")
+        try:
+            payload_json = canonical_json_of_parsed(item.payload)
+        except BookError as exc:
+            raise BookError(f"file event {count}: {exc}") from None
+        if event_hash(count, item.kind, item.recorded_at, payload_json, prev_hash) != item.hash_hex:
+            raise BookError(f"file event {count} ({item.kind}) does not match its hash: the file was altered")
+        prev_hash = item.hash_hex
+        if count <= head.seq:
+            own = next(own_events)
+            if own.hash_hex != item.hash_hex:
+                raise BookError(
+                    f"the file's history differs from this book's at event {count}: "
+                    "import only into an empty book or one whose log the file extends"
+                )
+            continue
+        try:
+            book_event = event_from_payload(item.kind, item.payload)
+            effects = apply(state, book_event)
+        except BookError as exc:
+            raise BookError(f"file event {count} ({item.kind}) is refused: {exc}") from None
+        state.commit(effects)
+        for record in effects.added:
+            writer.rows.add(record)
+        changed_lots.update(lot.lot_id for lot in effects.lots_changed)
+        changed_accounts.update(b.account for b in effects.balances)
+        writer.add_event(AuditEvent(count, item.kind, item.recorded_at, payload_json, item.prev_hash, item.hash_hex))
+        applied += 1
+    if count < head.seq:
+        raise BookError(
+            f"the file holds {count} events and this book {head.seq}: the file does not extend this book"
+        )
+    if writer.audit_rows:
+        writer.flush()
+    _write_final_state(conn, state, changed_lots, changed_accounts, existing_accounts)
+    new_head = AuditHead(count, prev_hash) if count else read_head(conn)
+    conn.execute(s.audit_head.update().where(s.audit_head.c.id == 1).values(seq=new_head.seq, hash=new_head.hash_hex))
+    return ImportResult(count, applied, new_head)
+
+
+def _write_final_state(
+    conn: Connection,
+    state: MemoryState,
+    changed_lots: set[int],
+    changed_accounts: set[str],
+    existing_accounts: set[str],
+) -> None:
+    # Lots were inserted as they came; only their state may have moved on since.
+    lot_updates = [{"k": lot_id, "state": state.lots[lot_id].state.value} for lot_id in sorted(changed_lots)]
+    if lot_updates:
+        conn.execute(
+            s.lots.update().where(s.lots.c.lot_id == sa.bindparam("k")).values(state=sa.bindparam("state")),
+            lot_updates,
+        )
+    updates = [{"k": a, "balance_sat": state.balances[a]} for a in sorted(changed_accounts & existing_accounts)]
+    inserts = [{"account": a, "balance_sat": state.balances[a]} for a in sorted(changed_accounts - existing_accounts)]
+    if updates:
+        conn.execute(
+            s.balances.update().where(s.balances.c.account == sa.bindparam("k"))
+            .values(balance_sat=sa.bindparam("balance_sat")),
+            updates,
+        )
+    if inserts:
+        conn.execute(s.balances.insert(), inserts)

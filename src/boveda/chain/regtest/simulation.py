@@ -1,0 +1,658 @@
+"""A regtest economy: software wallets paying each other in blocks that Bitcoin Core's engine validates.
+
+The simulation keeps its own books of what it built — for every script its credits and debits,
+for every wallet its coins and its balance by height — so tests can hold any reader of the
+chain against them. The books follow the chain the simulation builds on; after a reorg
+(`fork`, then mine the branch until it is longer) they follow the branch.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import time as _time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from boveda.bitcoin.block import Block
+from boveda.bitcoin.codec import encode_compact_size
+from boveda.bitcoin.hashes import sha256d
+from boveda.bitcoin.sighash import TxDigests
+from boveda.bitcoin.tx import OutPoint, Transaction, TxIn, TxOut
+from boveda.chain.regtest.builder import COINBASE_MATURITY, RegtestBuilder
+from boveda.chain.regtest.wallets import Branch, SoftwareWallet, WalletKind, seed_from_label
+from boveda.errors import BuilderError
+
+MAX_BLOCK_WEIGHT = 4_000_000
+_BLOCK_WEIGHT_FOR_TXS = MAX_BLOCK_WEIGHT - 8_000  # header, transaction count and coinbase
+MEDIAN_TIME_SPAN = 11
+DUST_SAT = 546
+_SEQUENCE_RBF = 0xFFFFFFFD  # what Bitcoin Core's wallet uses; relative lock time stays off
+_OP_RETURN = 0x6A
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """An output paid to a script, confirmed at `height`."""
+
+    txid: bytes
+    vout: int
+    value_sat: int
+    height: int
+
+    @property
+    def outpoint(self) -> OutPoint:
+        return OutPoint(self.txid, self.vout)
+
+    @property
+    def txid_hex(self) -> str:
+        return self.txid[::-1].hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Debit:
+    """An output of a script spent by `spending_txid`, confirmed at `height`."""
+
+    outpoint: OutPoint
+    value_sat: int
+    spending_txid: bytes
+    height: int
+
+    @property
+    def spending_txid_hex(self) -> str:
+        return self.spending_txid[::-1].hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Utxo:
+    outpoint: OutPoint
+    value_sat: int
+    script_pubkey: bytes
+    height: int | None  # None while the transaction that made it waits for a block
+    is_coinbase: bool = False
+
+    def spendable_at(self, height: int) -> bool:
+        """Whether a transaction in block `height` may spend it (coinbase maturity)."""
+        return not self.is_coinbase or height - self.height >= COINBASE_MATURITY
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptHistory:
+    script_pubkey: bytes
+    credits: tuple[Credit, ...]
+    debits: tuple[Debit, ...]
+
+    @property
+    def balance_sat(self) -> int:
+        return sum(c.value_sat for c in self.credits) - sum(d.value_sat for d in self.debits)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    tx: Transaction
+    txid: bytes
+    fee_sat: int
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockRecord:
+    """One block of the chain being built, and the book entries it made (in order, for undoing)."""
+
+    height: int
+    hash: bytes
+    time: int
+    credits: tuple[Utxo, ...]
+    debits: tuple[tuple[Utxo, bytes], ...]  # (spent coin, spending txid)
+    wallets_changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fork:
+    from_height: int
+    displaced: tuple[_BlockRecord, ...]  # the blocks the branch competes with
+
+
+class _Books:
+    """The builder's accounting of one chain: coins, per-script histories, per-wallet balances."""
+
+    def __init__(self) -> None:
+        self.coins: dict[OutPoint, Utxo] = {}
+        self.credits: dict[bytes, list[Credit]] = {}
+        self.debits: dict[bytes, list[Debit]] = {}
+        self.wallet_coins: dict[str, dict[OutPoint, Utxo]] = {}
+        self.balance_steps: dict[str, list[tuple[int, int]]] = {}  # (height, balance after that block)
+
+    def add_wallet(self, name: str) -> None:
+        self.wallet_coins[name] = {}
+        self.balance_steps[name] = []
+
+    def apply(self, record: _BlockRecord, owner_of) -> None:
+        height = record.height
+        changes: dict[str, int] = {}
+        # Credits and debits interleave in block order; a coin made and spent in the same block
+        # is credited before it is debited, so credits go first.
+        for coin in record.credits:
+            self.coins[coin.outpoint] = coin
+            self.credits.setdefault(coin.script_pubkey, []).append(
+                Credit(coin.outpoint.txid, coin.outpoint.vout, coin.value_sat, height)
+            )
+            owner = owner_of(coin.script_pubkey)
+            if owner is not None:
+                self.wallet_coins[owner][coin.outpoint] = coin
+                changes[owner] = changes.get(owner, 0) + coin.value_sat
+        for coin, spending_txid in record.debits:
+            del self.coins[coin.outpoint]
+            self.debits.setdefault(coin.script_pubkey, []).append(
+                Debit(coin.outpoint, coin.value_sat, spending_txid, height)
+            )
+            owner = owner_of(coin.script_pubkey)
+            if owner is not None:
+                del self.wallet_coins[owner][coin.outpoint]
+                changes[owner] = changes.get(owner, 0) - coin.value_sat
+        for name in record.wallets_changed:
+            steps = self.balance_steps[name]
+            steps.append((height, (steps[-1][1] if steps else 0) + changes.get(name, 0)))
+
+    def undo(self, record: _BlockRecord, owner_of) -> None:
+        for name in record.wallets_changed:
+            self.balance_steps[name].pop()
+        for coin, _ in reversed(record.debits):
+            self.coins[coin.outpoint] = coin
+            self.debits[coin.script_pubkey].pop()
+            owner = owner_of(coin.script_pubkey)
+            if owner is not None:
+                self.wallet_coins[owner][coin.outpoint] = coin
+        for coin in reversed(record.credits):
+            del self.coins[coin.outpoint]
+            self.credits[coin.script_pubkey].pop()
+            owner = owner_of(coin.script_pubkey)
+            if owner is not None:
+                del self.wallet_coins[owner][coin.outpoint]
+
+
+def _witness_size(witnesses: Sequence[tuple[bytes, ...]]) -> int:
+    """Bytes the witness adds to a serialised transaction (marker, flag and every stack)."""
+    size = 2
+    for stack in witnesses:
+        size += len(encode_compact_size(len(stack)))
+        for item in stack:
+            size += len(encode_compact_size(len(item))) + len(item)
+    return size
+
+
+class Simulation:
+    """Owns a RegtestBuilder on a fresh data directory, a miner wallet and any number of named wallets.
+
+    Payments are built and signed at once and wait in a queue; `mine` puts them in the next
+    block (oldest first) with a coinbase to the miner. Times are UNIX seconds.
+    """
+
+    MINER = "miner"
+
+    def __init__(
+        self,
+        datadir: Path | str,
+        *,
+        seed_label: str = "boveda",
+        block_interval_s: int = 600,
+        feerate_sat_vb: int = 2,
+        miner_kind: WalletKind = WalletKind.WPKH,
+    ) -> None:
+        self.datadir = Path(datadir)
+        self.seed_label = seed_label
+        self.block_interval_s = block_interval_s
+        self.feerate_sat_vb = feerate_sat_vb
+        self._builder: RegtestBuilder | None = RegtestBuilder(self.datadir, block_interval_s=block_interval_s)
+        if self._builder.height != 0:
+            height = self._builder.height
+            self._builder.close()
+            raise BuilderError(f"{self.datadir} already holds a chain of height {height}; simulate on a fresh folder")
+        genesis = self._builder.tip
+        self._chain: list[_BlockRecord] = [_BlockRecord(0, genesis.hash, self._builder.tip_time, (), (), ())]
+        self._books = _Books()
+        self._wallets: dict[str, SoftwareWallet] = {}
+        self._owner: dict[bytes, str] = {}
+        self._spendable: dict[str, dict[OutPoint, Utxo]] = {}  # confirmed coins, updated for the queue
+        self._pending: list[_Pending] = []
+        self._fork: _Fork | None = None
+        self.add_wallet(self.MINER, miner_kind)
+
+    # -- wallets ---------------------------------------------------------------------
+
+    def add_wallet(
+        self, name: str, kind: WalletKind = WalletKind.WPKH, *, threshold: int = 2, cosigners: int = 3
+    ) -> SoftwareWallet:
+        """A new wallet seeded from `name` (and the simulation's seed label); wsh is `threshold`-of-`cosigners`."""
+        count = cosigners if kind == WalletKind.WSH_SORTEDMULTI else 1
+        seeds = [seed_from_label(f"{self.seed_label}/{name}/{i}") for i in range(count)]
+        if kind == WalletKind.WSH_SORTEDMULTI:
+            wallet = SoftwareWallet.wsh_sortedmulti(threshold, seeds)
+        elif kind == WalletKind.TR:
+            wallet = SoftwareWallet.tr(seeds[0])
+        else:
+            wallet = SoftwareWallet.wpkh(seeds[0])
+        return self.register_wallet(name, wallet)
+
+    def register_wallet(self, name: str, wallet: SoftwareWallet) -> SoftwareWallet:
+        if name in self._wallets:
+            raise BuilderError(f"there is already a wallet named {name!r}")
+        for script_pubkey in wallet.derived_script_pubkeys():
+            self._claim(name, script_pubkey)
+        wallet.on_new_script = lambda script_pubkey: self._claim(name, script_pubkey)
+        self._wallets[name] = wallet
+        self._books.add_wallet(name)
+        self._spendable[name] = {}
+        return wallet
+
+    def _claim(self, name: str, script_pubkey: bytes) -> None:
+        owner = self._owner.setdefault(script_pubkey, name)
+        if owner != name:
+            raise BuilderError(f"wallets {owner!r} and {name!r} share a script {script_pubkey.hex()}")
+
+    def wallet(self, name: str) -> SoftwareWallet:
+        try:
+            return self._wallets[name]
+        except KeyError:
+            raise BuilderError(f"no wallet named {name!r}; known: {', '.join(self._wallets)}") from None
+
+    @property
+    def wallet_names(self) -> tuple[str, ...]:
+        return tuple(self._wallets)
+
+    def owner_of(self, script_pubkey: bytes) -> str | None:
+        """The name of the wallet that derived `script_pubkey`, if any."""
+        return self._owner.get(script_pubkey)
+
+    def receive_script(self, name: str) -> bytes:
+        """A fresh receive script of wallet `name`."""
+        return self.wallet(name).next_script_pubkey(Branch.RECEIVE)
+
+    def change_script(self, name: str) -> bytes:
+        return self.wallet(name).next_script_pubkey(Branch.CHANGE)
+
+    # -- the chain -------------------------------------------------------------------
+
+    @property
+    def builder(self) -> RegtestBuilder:
+        if self._builder is None:
+            raise BuilderError("the simulation is closed; reopen() it first")
+        return self._builder
+
+    @property
+    def height(self) -> int:
+        """Height of the chain being built (the branch, while one is being built)."""
+        return len(self._chain) - 1
+
+    @property
+    def tip_hash(self) -> bytes:
+        return self._chain[-1].hash
+
+    @property
+    def tip_time(self) -> int:
+        return self._chain[-1].time
+
+    @property
+    def building_branch(self) -> bool:
+        """True between `fork` and the block that makes the branch the kernel's active chain."""
+        return self._fork is not None
+
+    def block_hash(self, height: int) -> bytes:
+        return self._chain[height].hash
+
+    def median_time_past(self) -> int:
+        """The median of the last 11 block times: the next block's time must exceed it."""
+        times = sorted(record.time for record in self._chain[-MEDIAN_TIME_SPAN:])
+        return times[len(times) // 2]  # as Bitcoin Core's GetMedianTimePast picks it
+
+    def _block_time(self, time: int | None) -> int:
+        previous, mtp = self.tip_time, self.median_time_past()
+        if time is None:
+            time = max(previous + self.block_interval_s, mtp + 1)
+        if time <= previous or time <= mtp:
+            raise BuilderError(
+                f"block time {time} must be after the previous block's time {previous} and median time past {mtp}"
+            )
+        if time > _time.time():
+            raise BuilderError(f"block time {time} is in the future; the kernel refuses blocks from the future")
+        return time
+
+    # -- payments --------------------------------------------------------------------
+
+    def spendable(self, name: str) -> tuple[Utxo, ...]:
+        """The coins wallet `name` may spend in the next block: confirmed and mature, or made by a queued payment."""
+        next_height = self.height + 1
+        self.wallet(name)
+        return tuple(c for c in self._spendable[name].values() if c.spendable_at(next_height))
+
+    def _coin(self, outpoint: OutPoint) -> tuple[str, Utxo]:
+        for name, coins in self._spendable.items():
+            coin = coins.get(outpoint)
+            if coin is not None:
+                return name, coin
+        raise BuilderError(f"{outpoint} is not an unspent coin of any wallet of the simulation")
+
+    def _fee_for(self, input_vbytes: Iterable[int], outputs: Iterable[TxOut]) -> int:
+        # version, locktime, counts, segwit marker: 10.5 vB, rounded up with the rest
+        vbytes = 11 + sum(input_vbytes) + sum(9 + len(o.script_pubkey) for o in outputs)
+        return vbytes * self.feerate_sat_vb
+
+    def _select(self, name: str, amount_sat: int, outputs: Sequence[TxOut]) -> tuple[list[Utxo], int]:
+        """Oldest coins first until they cover `amount_sat` and the fee (with a change output)."""
+        wallet = self._wallets[name]
+        change_out = TxOut(0, bytes(34 if wallet.kind != WalletKind.WPKH else 22))
+        next_height = self.height + 1
+        chosen: list[Utxo] = []
+        total = fee = 0
+        for coin in self._spendable[name].values():
+            if not coin.spendable_at(next_height):
+                continue
+            chosen.append(coin)
+            total += coin.value_sat
+            fee = self._fee_for((wallet.input_vbytes,) * len(chosen), (*outputs, change_out))
+            if total >= amount_sat + fee:
+                return chosen, fee
+        raise BuilderError(
+            f"wallet {name!r} cannot pay {amount_sat} sat plus fee: "
+            f"it has {total} sat spendable at height {next_height}"
+        )
+
+    def pay(
+        self,
+        name: str,
+        outputs: Sequence[tuple[bytes, int]],
+        *,
+        fee_sat: int | None = None,
+        utxos: Sequence[OutPoint] | None = None,
+    ) -> Transaction:
+        """Builds, signs and queues a payment from wallet `name` to `(script_pubkey, value_sat)` outputs.
+
+        Change goes to the wallet's next change script. `fee_sat` defaults to the simulation's
+        fee rate times the estimated size (dust change then goes to the fee); given, it is exact.
+        `utxos` spends those coins (of any of the simulation's wallets) instead of choosing.
+        """
+        wallet = self.wallet(name)
+        tx_outputs = [TxOut(value_sat, script_pubkey) for script_pubkey, value_sat in outputs]
+        if any(o.value_sat < 0 for o in tx_outputs) or (fee_sat is not None and fee_sat < 0):
+            raise BuilderError("output values and fees cannot be negative")
+        amount_sat = sum(o.value_sat for o in tx_outputs)
+        if utxos is None and fee_sat is None:
+            coins, fee = self._select(name, amount_sat, tx_outputs)
+        elif utxos is None:
+            coins, _ = self._select(name, amount_sat + fee_sat, tx_outputs)
+            fee = fee_sat
+        else:
+            coins = [self._checked_coin(outpoint) for outpoint in utxos]
+            if fee_sat is None:
+                owners = (self._wallets[self._owner[c.script_pubkey]] for c in coins)
+                change_out = TxOut(0, bytes(34))
+                fee = self._fee_for((w.input_vbytes for w in owners), (*tx_outputs, change_out))
+            else:
+                fee = fee_sat
+        change_sat = sum(c.value_sat for c in coins) - amount_sat - fee
+        if change_sat < 0:
+            raise BuilderError(f"the coins spent fall {-change_sat} sat short of {amount_sat} sat plus {fee} sat fee")
+        if change_sat >= DUST_SAT or (fee_sat is not None and change_sat > 0):
+            tx_outputs.append(TxOut(change_sat, wallet.next_script_pubkey(Branch.CHANGE)))
+        else:
+            fee += change_sat
+        return self._queue(coins, tx_outputs, fee)
+
+    def sweep(
+        self, name: str, to_script: bytes, *, fee_sat: int | None = None, utxos: Sequence[OutPoint] | None = None
+    ) -> Transaction:
+        """Spends every spendable coin of wallet `name` (or just `utxos`) to one output, less the fee."""
+        wallet = self.wallet(name)
+        if utxos is None:
+            coins = list(self.spendable(name))
+        else:
+            coins = [self._checked_coin(outpoint) for outpoint in utxos]
+        if not coins:
+            raise BuilderError(f"wallet {name!r} has nothing to sweep")
+        total = sum(c.value_sat for c in coins)
+        if fee_sat is not None and fee_sat < 0:
+            raise BuilderError("fees cannot be negative")
+        if fee_sat is None:
+            fee_sat = self._fee_for((wallet.input_vbytes,) * len(coins), (TxOut(0, to_script),))
+        if total - fee_sat < 0:
+            raise BuilderError(f"sweeping {total} sat cannot pay a {fee_sat} sat fee")
+        return self._queue(coins, [TxOut(total - fee_sat, to_script)], fee_sat)
+
+    def _checked_coin(self, outpoint: OutPoint) -> Utxo:
+        _, coin = self._coin(outpoint)
+        if not coin.spendable_at(self.height + 1):
+            raise BuilderError(f"coinbase {outpoint} is immature until height {coin.height + COINBASE_MATURITY}")
+        return coin
+
+    def _queue(self, coins: Sequence[Utxo], outputs: Sequence[TxOut], fee_sat: int) -> Transaction:
+        if len({c.outpoint for c in coins}) != len(coins):
+            raise BuilderError("a payment cannot spend the same coin twice")
+        inputs = tuple(TxIn(c.outpoint, b"", _SEQUENCE_RBF) for c in coins)
+        # Locktime at the tip, as Bitcoin Core's wallet does against fee sniping.
+        unsigned = Transaction(2, inputs, tuple(outputs), self.height)
+        spent = [TxOut(c.value_sat, c.script_pubkey) for c in coins]
+        owners = [self._wallets[self._owner[c.script_pubkey]] for c in coins]
+        needs_amounts = any(w.kind == WalletKind.TR for w in owners)
+        digests = TxDigests.compute(unsigned, spent if needs_amounts else None)
+        witnesses = [w.sign_input(unsigned, i, spent, digests) for i, w in enumerate(owners)]
+        signed_inputs = tuple(TxIn(t.prevout, b"", t.sequence, w) for t, w in zip(inputs, witnesses))
+        tx = Transaction(2, signed_inputs, unsigned.outputs, unsigned.locktime)
+        stripped = tx.serialize(with_witness=False)
+        txid = sha256d(stripped)
+        weight = 4 * len(stripped) + _witness_size(witnesses)
+        if weight > _BLOCK_WEIGHT_FOR_TXS:
+            raise BuilderError(f"a transaction of weight {weight} does not fit in a block")
+        for coin in coins:
+            del self._spendable[self._owner[coin.script_pubkey]][coin.outpoint]
+        for vout, txout in enumerate(tx.outputs):
+            owner = self._owner.get(txout.script_pubkey)
+            if owner is not None:
+                outpoint = OutPoint(txid, vout)
+                self._spendable[owner][outpoint] = Utxo(outpoint, txout.value_sat, txout.script_pubkey, None)
+        self._pending.append(_Pending(tx, txid, fee_sat, weight))
+        return tx
+
+    @property
+    def pending(self) -> tuple[Transaction, ...]:
+        """Queued transactions, in the order the next blocks will hold them."""
+        return tuple(p.tx for p in self._pending)
+
+    @property
+    def pending_fees_sat(self) -> int:
+        return sum(p.fee_sat for p in self._pending)
+
+    def discard_pending(self) -> None:
+        """Forgets the queued transactions; their coins are spendable again."""
+        self._pending.clear()
+        self._reset_spendable()
+
+    def _reset_spendable(self) -> None:
+        for name, coins in self._books.wallet_coins.items():
+            self._spendable[name] = dict(coins)
+
+    # -- blocks ----------------------------------------------------------------------
+
+    def mine(self, *, time: int | None = None, coinbase_script: bytes | None = None) -> Block:
+        """Mines one block holding the queued transactions (as many as fit, oldest first).
+
+        The coinbase pays subsidy + fees to `coinbase_script`, by default a fresh miner address.
+        `time` defaults to the previous block's time + the block interval.
+        """
+        builder = self.builder
+        height = self.height + 1
+        block_time = self._block_time(time)
+        taken, weight = 0, 0
+        for pending in self._pending:
+            if weight + pending.weight > _BLOCK_WEIGHT_FOR_TXS:
+                break
+            weight += pending.weight
+            taken += 1
+        batch = self._pending[:taken]
+        if coinbase_script is None:
+            coinbase_script = self.receive_script(self.MINER)
+        block = builder.assemble(
+            [p.tx for p in batch],
+            coinbase_script=coinbase_script,
+            fees_sat=sum(p.fee_sat for p in batch),
+            time=block_time,
+            prev_hash=self.tip_hash,
+            height=height,
+        )
+        if self._fork is None:
+            builder.submit(block)
+        else:
+            self._submit_branch_block(block, height)
+        del self._pending[:taken]
+        self._connect(block, height, [p.txid for p in batch])
+        return block
+
+    def mine_blocks(self, count: int, *, times: Sequence[int] | None = None) -> tuple[Block, ...]:
+        """Mines `count` blocks (the first takes the queue), at `times` if given."""
+        if times is not None and len(times) != count:
+            raise BuilderError(f"{len(times)} times given for {count} blocks")
+        return tuple(self.mine(time=None if times is None else times[i]) for i in range(count))
+
+    def _submit_branch_block(self, block: Block, height: int) -> None:
+        builder = self.builder
+        builder.submit_branch_block(block)
+        competing_height = self._fork.from_height + len(self._fork.displaced)
+        if builder.tip.hash == block.hash:
+            self._fork = None  # the branch is now the active chain
+        elif height > competing_height:
+            raise BuilderError(
+                f"the branch is longer (height {height} > {competing_height}) but the kernel did not switch to it"
+            )
+
+    def _connect(self, block: Block, height: int, txids: Sequence[bytes]) -> None:
+        owner = self._owner.get
+        credits: list[Utxo] = []
+        debits: list[tuple[Utxo, bytes]] = []
+        made: dict[OutPoint, Utxo] = {}
+        coinbase = block.transactions[0]
+        coinbase_txid = coinbase.txid
+        for vout, txout in enumerate(coinbase.outputs):
+            if txout.script_pubkey[:1] != b"\x6a":  # OP_RETURN outputs never enter the UTXO set
+                credits.append(Utxo(OutPoint(coinbase_txid, vout), txout.value_sat, txout.script_pubkey, height, True))
+        for tx, txid in zip(block.transactions[1:], txids):
+            for txin in tx.inputs:
+                coin = made.pop(txin.prevout, None) or self._books.coins[txin.prevout]
+                debits.append((coin, txid))
+            for vout, txout in enumerate(tx.outputs):
+                if txout.script_pubkey[:1] != b"\x6a":
+                    coin = Utxo(OutPoint(txid, vout), txout.value_sat, txout.script_pubkey, height)
+                    credits.append(coin)
+                    made[coin.outpoint] = coin
+        changed = {owner(c.script_pubkey) for c in credits} | {owner(c.script_pubkey) for c, _ in debits}
+        changed.discard(None)
+        record = _BlockRecord(
+            height, block.hash, block.header.time, tuple(credits), tuple(debits), tuple(sorted(changed))
+        )
+        self._books.apply(record, owner)
+        self._chain.append(record)
+        # Coins the queue already spends were taken out of `_spendable` when it was queued.
+        spendable = self._spendable
+        for coin in credits:
+            name = owner(coin.script_pubkey)
+            if name is not None and (coin.is_coinbase or coin.outpoint in spendable[name]):
+                spendable[name][coin.outpoint] = coin  # now with its height
+
+    # -- reorgs ----------------------------------------------------------------------
+
+    def fork(self, from_height: int) -> None:
+        """Builds the next blocks on the block at `from_height`, competing with the blocks above it.
+
+        The kernel keeps its chain until the branch is longer, then switches to it. The books
+        follow the chain being built: from here on, the branch.
+        """
+        if self._pending:
+            raise BuilderError("mine or discard the queued transactions before forking")
+        if self._fork is not None:
+            raise BuilderError("a branch is already being built; mine it until it wins, or abandon_fork()")
+        if not 0 <= from_height < self.height:
+            raise BuilderError(f"fork height {from_height} must be below the tip height {self.height}")
+        displaced = tuple(self._chain[from_height + 1 :])
+        self._disconnect_to(from_height)
+        self._fork = _Fork(from_height, displaced)
+
+    def abandon_fork(self) -> None:
+        """Gives up a branch that has not won: the books return to the kernel's active chain."""
+        if self._fork is None:
+            raise BuilderError("no branch is being built")
+        if self._pending:
+            raise BuilderError("mine or discard the queued transactions first")
+        fork, self._fork = self._fork, None
+        self._disconnect_to(fork.from_height)
+        for record in fork.displaced:
+            self._books.apply(record, self._owner.get)
+            self._chain.append(record)
+        self._reset_spendable()
+
+    def _disconnect_to(self, height: int) -> None:
+        while self.height > height:
+            self._books.undo(self._chain.pop(), self._owner.get)
+        self._reset_spendable()
+
+    # -- the books -------------------------------------------------------------------
+
+    def history(self, script_pubkey: bytes) -> ScriptHistory:
+        return ScriptHistory(
+            script_pubkey,
+            tuple(self._books.credits.get(script_pubkey, ())),
+            tuple(self._books.debits.get(script_pubkey, ())),
+        )
+
+    def scripts(self) -> tuple[bytes, ...]:
+        """Every script that has been paid on the chain being built (OP_RETURN outputs aside)."""
+        return tuple(s for s, credits in self._books.credits.items() if credits)
+
+    def utxos(self, name: str | None = None) -> tuple[Utxo, ...]:
+        """Confirmed unspent coins of wallet `name`, or of every script when `name` is None."""
+        if name is None:
+            return tuple(self._books.coins.values())
+        self.wallet(name)
+        return tuple(self._books.wallet_coins[name].values())
+
+    def balance_sat(self, name: str, height: int | None = None) -> int:
+        """What wallet `name` held after block `height` (default: the tip) of the chain being built."""
+        self.wallet(name)
+        if height is None:
+            height = self.height
+        steps = self._books.balance_steps[name]
+        at = bisect.bisect_right(steps, height, key=lambda step: step[0])
+        return steps[at - 1][1] if at else 0
+
+    def wallet_scripts(self, name: str) -> tuple[bytes, ...]:
+        return self.wallet(name).derived_script_pubkeys()
+
+    # -- the data directory ----------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases the data directory (the kernel needs it exclusively) and keeps the books."""
+        if self._builder is not None:
+            self._builder.close()
+            self._builder = None
+
+    def reopen(self) -> None:
+        if self._builder is not None:
+            return
+        builder = RegtestBuilder(self.datadir, block_interval_s=self.block_interval_s)
+        if self._fork is None and builder.tip.hash != self.tip_hash:
+            builder.close()
+            raise BuilderError(f"{self.datadir} changed while the simulation was closed: its tip is not ours")
+        self._builder = builder
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[Path]:
+        """Closes the builder for the block, so a reader can open the data directory, then reopens it."""
+        self.close()
+        try:
+            yield self.datadir
+        finally:
+            self.reopen()
+
+    def __enter__(self) -> Simulation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
