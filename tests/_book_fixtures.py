@@ -130,7 +130,7 @@ class BookTemplates:
             self.templates[key] = location
         template = self.templates[key]
         if backend == "sqlite":
-            target = tmp_path / "book.db"
+            target = tmp_path / f"{name}-copy.db"
             shutil.copyfile(template, target)
             return str(target)
         clone = _create_database(template.rsplit("/", 1)[1])

@@ -39,7 +39,7 @@ def test_article_scenario_loads_with_its_actors_and_irregularities():
     scenario = load_scenario(ARTICLE)
     assert {r.code for r in scenario.reserves} == {"SV", "US-SBR"}
     assert len(scenario.cases) == 3
-    assert scenario.wallet("sv-cold").kind is WalletKind.WSH
+    assert scenario.wallet("sv-cold").kind is WalletKind.WSH_SORTEDMULTI
     assert [e.day for e in scenario.events] == sorted(e.day for e in scenario.events)
     planted = [e for e in scenario.events if e.note.startswith("planted")]
     assert len(planted) >= 3

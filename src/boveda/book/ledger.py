@@ -152,7 +152,7 @@ def _check_roles(state: StateView, entry: Entry, accounts: list[Account], *, fro
     for taker in takers:
         if taker.kind not in may_take and not (taker.kind is AccountKind.FEES and gives_from_holding):
             raise BookError(f"a {kind.value} cannot give coins to {taker}")
-    if kind is EntryKind.INTERNAL_TRANSFER and len({a.kind for a in givers + takers}) != 1:
+    if kind is EntryKind.INTERNAL_TRANSFER and len({a.kind for a in givers + takers if a.kind is not _K.FEES}) != 1:
         raise BookError("an internal transfer stays among reserves or among custody holdings")
     if kind is EntryKind.SHARING and not any(a.kind is AccountKind.PARTNER for a in accounts):
         raise BookError("sharing needs a partner government (partner:CODE)")

@@ -9,12 +9,12 @@ unspent outputs, never the length of the chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from boveda.bitcoin.hashes import sha256d
 from boveda.bitcoin.tx import OutPoint
-from boveda.chain.source import ChainSource, RawBlock, SpentBlock
+from boveda.chain.source import ChainSource, SpentBlock
 from boveda.errors import CodecError
 
 
@@ -55,8 +55,35 @@ class Scanner:
     """
 
     def __init__(self, watch_scripts: Iterable[bytes], unspent: Iterable[Credit] = ()) -> None:
-        self.watch = frozenset(watch_scripts)
+        self.watch = set(watch_scripts)
         self._unspent: dict[bytes, Credit] = {c.outpoint.serialize(): c for c in unspent}
+
+    def watch_more(self, scripts: Iterable[bytes]) -> None:
+        """Adds scripts from the next block on (a wallet's gap limit moved)."""
+        self.watch.update(scripts)
+
+    def scan(
+        self,
+        source: ChainSource,
+        start_height: int,
+        stop_height: int,
+        on_block: Callable[[int, int], None] | None = None,
+    ) -> Iterator[ScanEvent]:
+        """This scanner's events in blocks start..stop, by the fastest walk `source` allows.
+
+        `on_block(height, size_bytes)` is called after each block, for progress.
+        """
+        raw_blocks = getattr(source, "raw_blocks", None)
+        if raw_blocks is not None:
+            for raw in raw_blocks(start_height, stop_height, with_undo=False):
+                yield from self.scan_raw_block(raw.height, raw.block)
+                if on_block:
+                    on_block(raw.height, len(raw.block))
+        else:
+            for spent_block in source.blocks(start_height, stop_height):
+                yield from self.scan_spent_block(spent_block)
+                if on_block:
+                    on_block(spent_block.height, 0)
 
     @property
     def unspent(self) -> tuple[Credit, ...]:
@@ -184,27 +211,10 @@ def scan(
     stop_height: int,
     *,
     unspent: Iterable[Credit] = (),
-    on_block: callable | None = None,
+    on_block: Callable[[int, int], None] | None = None,
 ) -> Iterator[ScanEvent]:
     """Credits and debits of `watch_scripts` in blocks start..stop (inclusive), in chain order.
 
-    Uses the raw walk when the source can give stored bytes (`raw_blocks`), else parsed
-    blocks. `on_block(height, size_bytes)` is called after each block, for progress.
+    Uses the raw walk when the source can give stored bytes (`raw_blocks`), else parsed blocks.
     """
-    scanner = Scanner(watch_scripts, unspent)
-    raw_blocks = getattr(source, "raw_blocks", None)
-    if raw_blocks is not None:
-        for raw in raw_blocks(start_height, stop_height, with_undo=False):
-            yield from scanner.scan_raw_block(raw.height, raw.block)
-            if on_block:
-                on_block(raw.height, len(raw.block))
-    else:
-        for spent_block in source.blocks(start_height, stop_height):
-            yield from scanner.scan_spent_block(spent_block)
-            if on_block:
-                on_block(spent_block.height, 0)
-
-
-def scan_raw(scanner: Scanner, blocks: Iterable[RawBlock]) -> Iterator[ScanEvent]:
-    for raw in blocks:
-        yield from scanner.scan_raw_block(raw.height, raw.block)
+    return Scanner(watch_scripts, unspent).scan(source, start_height, stop_height, on_block)

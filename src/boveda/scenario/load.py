@@ -93,6 +93,7 @@ def parse_scenario(document: dict[str, Any], where: str = "scenario") -> Scenari
     partners = tuple(_partner(_Table(f"{where}: partners[{i}]", t)) for i, t in enumerate(root.take("partners", list, [])))
     cases = tuple(_case(_Table(f"{where}: cases[{i}]", t)) for i, t in enumerate(root.take("cases", list, [])))
     wallets = tuple(_wallet(_Table(f"{where}: wallets[{i}]", t)) for i, t in enumerate(root.take("wallets", list, [])))
+    _unique(where, "wallet name", [MINER] + [w.name for w in wallets])
     # Stable sort: events of one day keep the order they are written in.
     events = tuple(
         sorted(
@@ -109,7 +110,6 @@ def parse_scenario(document: dict[str, Any], where: str = "scenario") -> Scenari
     _unique(where, "reserve code", [r.code for r in reserves])
     _unique(where, "partner code", [p.code for p in partners])
     _unique(where, "case number", [c.number for c in cases])
-    _unique(where, "wallet name", [MINER] + [w.name for w in wallets])
     known_owners = {f"reserve:{r.code}" for r in reserves} | {f"custody:{c.number}" for c in cases}
     for wallet in wallets:
         if wallet.tracked and wallet.owner not in known_owners:
@@ -158,11 +158,11 @@ def _wallet(t: _Table) -> WalletSpec:
         kind = WalletKind(kind_name)
     except ValueError:
         raise ScenarioError(f"{t.where}: kind {kind_name!r} is not one of wpkh, wsh, tr") from None
-    threshold = t.take("threshold", int, 1 if kind is not WalletKind.WSH else 2)
-    cosigners = t.take("cosigners", int, 1 if kind is not WalletKind.WSH else 3)
-    if kind is WalletKind.WSH and not 1 <= threshold <= cosigners <= 15:
+    threshold = t.take("threshold", int, 1 if kind is not WalletKind.WSH_SORTEDMULTI else 2)
+    cosigners = t.take("cosigners", int, 1 if kind is not WalletKind.WSH_SORTEDMULTI else 3)
+    if kind is WalletKind.WSH_SORTEDMULTI and not 1 <= threshold <= cosigners <= 15:
         raise ScenarioError(f"{t.where}: a wsh wallet needs 1 <= threshold <= cosigners <= 15")
-    if kind is not WalletKind.WSH and (threshold, cosigners) != (1, 1):
+    if kind is not WalletKind.WSH_SORTEDMULTI and (threshold, cosigners) != (1, 1):
         raise ScenarioError(f"{t.where}: threshold and cosigners apply only to kind = \"wsh\"")
     t.done()
     return WalletSpec(name, owner, kind, threshold, cosigners)

@@ -6,11 +6,7 @@ import datetime
 import enum
 from dataclasses import dataclass
 
-
-class WalletKind(enum.Enum):
-    WPKH = "wpkh"
-    WSH = "wsh"
-    TR = "tr"
+from boveda.chain.regtest.wallets import WalletKind
 
 
 class Action(enum.Enum):

@@ -1,0 +1,47 @@
+"""Terminal rendering shared by the commands: progress bars and amounts."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from boveda.demo import Progress as DemoProgress
+from boveda.money import format_btc
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def btc(amount_sat: int) -> str:
+    return format_btc(amount_sat)
+
+
+class BarProgress(DemoProgress):
+    """Draws one bar per stage on stderr (so stdout stays clean for --json)."""
+
+    def __init__(self) -> None:
+        self._bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self._task = None
+
+    def __enter__(self) -> BarProgress:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.stop()
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self._task is not None:
+            task = self._bars.tasks[-1]
+            self._bars.update(self._task, completed=task.total or task.completed)
+        self._task = self._bars.add_task(name, total=total)
+
+    def advance(self, done: int) -> None:
+        self._bars.update(self._task, completed=done)
