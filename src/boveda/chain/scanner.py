@@ -117,7 +117,8 @@ class Scanner:
             raise CodecError(f"block at height {height} is truncated") from None
 
     def _walk(self, height: int, data: bytes) -> list[ScanEvent]:
-        # Hot loop: offsets only, locals for speed; a transaction is hashed only on a hit.
+        # The hot loop of every scan: offsets only, everything inlined, a transaction hashed
+        # only when it touches the watch set. CompactSizes >= 0xFD are rare and go the slow way.
         watch, unspent = self.watch, self._unspent
         events: list[ScanEvent] = []
         pos = 80
@@ -135,19 +136,27 @@ class Scanner:
             else:
                 input_count, pos = _compact_size(data, pos)
             spent_here = None
-            for input_index in range(input_count):
-                if unspent:
+            if unspent:
+                for _ in range(input_count):
                     key = data[pos : pos + 36]
                     if key in unspent:
-                        spent_here = spent_here or []
+                        if spent_here is None:
+                            spent_here = []
                         spent_here.append(unspent.pop(key))
-                pos += 36
-                length = data[pos]
-                if length < 0xFD:
-                    pos += 5 + length
-                else:
-                    length, pos = _compact_size(data, pos)
-                    pos += length + 4
+                    length = data[pos + 36]
+                    if length < 0xFD:
+                        pos += 41 + length
+                    else:
+                        length, pos = _compact_size(data, pos + 36)
+                        pos += length + 4
+            else:
+                for _ in range(input_count):
+                    length = data[pos + 36]
+                    if length < 0xFD:
+                        pos += 41 + length
+                    else:
+                        length, pos = _compact_size(data, pos + 36)
+                        pos += length + 4
             output_count = data[pos]
             if output_count < 0xFD:
                 pos += 1
@@ -155,22 +164,24 @@ class Scanner:
                 output_count, pos = _compact_size(data, pos)
             paid_here = None
             for vout in range(output_count):
-                value_pos = pos
-                pos += 8
-                length = data[pos]
+                length = data[pos + 8]
                 if length < 0xFD:
-                    pos += 1
+                    script_start = pos + 9
                 else:
-                    length, pos = _compact_size(data, pos)
-                script = data[pos : pos + length]
-                pos += length
-                if script in watch:
-                    paid_here = paid_here or []
-                    paid_here.append((vout, int.from_bytes(data[value_pos : value_pos + 8], "little"), script))
+                    length, script_start = _compact_size(data, pos + 8)
+                script_end = script_start + length
+                if data[script_start:script_end] in watch:
+                    if paid_here is None:
+                        paid_here = []
+                    paid_here.append((vout, int.from_bytes(data[pos : pos + 8], "little"), data[script_start:script_end]))
+                pos = script_end
             body_end = pos
             if segwit:
                 for _ in range(input_count):
-                    item_count, pos = _compact_size(data, pos)
+                    item_count = data[pos]
+                    pos += 1
+                    if item_count >= 0xFD:
+                        item_count, pos = _compact_size(data, pos - 1)
                     for _ in range(item_count):
                         length = data[pos]
                         if length < 0xFD:
@@ -191,6 +202,8 @@ class Scanner:
                 credit = Credit(txid, vout, value_sat, script, height)
                 unspent[txid + vout.to_bytes(4, "little")] = credit
                 events.append(credit)
+        if pos > len(data):
+            raise IndexError
         if pos != len(data):
             raise CodecError(f"block at height {height} has {len(data) - pos} bytes after its transactions")
         return events
