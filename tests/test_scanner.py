@@ -16,7 +16,7 @@ from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
 from boveda.chain.regtest.wallets import WalletKind
-from boveda.chain.scanner import Credit, Debit, Scanner, scan
+from boveda.chain.scanner import Credit, Debit, Scanner, TxFacts, scan
 from boveda.errors import CodecError
 
 COIN = 100_000_000
@@ -28,6 +28,8 @@ def per_script(events):
     """script -> (set of credited outpoints with values, set of debited outpoints with values)."""
     credits, debits = defaultdict(set), defaultdict(set)
     for event in events:
+        if isinstance(event, TxFacts):
+            continue
         if isinstance(event, Credit):
             credits[event.script_pubkey].add((event.txid, event.vout, event.value_sat, event.height))
         else:
@@ -51,9 +53,22 @@ def scan_both_routes(datadir, watch, start=0, stop=None, unspent=()):
     """Events through the kernel's parsed blocks and through the raw walk over blk files."""
     with KernelSource(datadir, Network.REGTEST) as kernel:
         stop = kernel.tip().height if stop is None else stop
-        via_kernel = list(scan(kernel, watch, start, stop, unspent=unspent))
+        via_kernel = list(Scanner(watch, unspent, with_tx_facts=True).scan(kernel, start, stop))
         with BlockFileSource(datadir, Network.REGTEST, kernel=kernel) as files:
-            via_files = list(scan(files, watch, start, stop, unspent=unspent))
+            via_files = list(Scanner(watch, unspent, with_tx_facts=True).scan(files, start, stop))
+        blocks = {b.height: b for b in kernel.blocks(start, stop)}
+    # Each touched transaction is summarised once, right after its own credits and debits.
+    for events in (via_kernel, via_files):
+        facts = [e for e in events if isinstance(e, TxFacts)]
+        touched = {e.txid if isinstance(e, Credit) else e.spending_txid for e in events if not isinstance(e, TxFacts)}
+        assert [f.txid for f in facts if f.txid in touched] == [f.txid for f in facts]
+        assert {f.txid for f in facts} == touched
+        for fact in facts:
+            tx = blocks[fact.height].block.transactions[fact.tx_index]
+            assert tx.txid == fact.txid
+            assert (fact.input_count, fact.output_count) == (len(tx.inputs), len(tx.outputs))
+            assert fact.output_total_sat == sum(o.value_sat for o in tx.outputs)
+    assert [e for e in via_kernel if isinstance(e, TxFacts)] == [e for e in via_files if isinstance(e, TxFacts)]
     return via_kernel, via_files
 
 

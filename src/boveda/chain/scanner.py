@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from boveda.bitcoin.codec import Reader
 from boveda.bitcoin.hashes import sha256d
-from boveda.bitcoin.tx import OutPoint
+from boveda.bitcoin.tx import OutPoint, Transaction
 from boveda.chain.source import ChainSource, SpentBlock
 from boveda.errors import CodecError
 
@@ -44,7 +45,22 @@ class Debit:
     height: int
 
 
-ScanEvent = Credit | Debit
+@dataclass(frozen=True, slots=True)
+class TxFacts:
+    """A transaction that touched the watch set, as a whole: what classifying it needs.
+
+    Yielded after that transaction's credits and debits when the scanner is asked for them.
+    """
+
+    txid: bytes
+    height: int
+    tx_index: int  # position in its block
+    input_count: int
+    output_count: int
+    output_total_sat: int
+
+
+ScanEvent = Credit | Debit | TxFacts
 
 
 class Scanner:
@@ -54,8 +70,11 @@ class Scanner:
     (an incremental scan passes what the previous scan left unspent).
     """
 
-    def __init__(self, watch_scripts: Iterable[bytes], unspent: Iterable[Credit] = ()) -> None:
+    def __init__(
+        self, watch_scripts: Iterable[bytes], unspent: Iterable[Credit] = (), *, with_tx_facts: bool = False
+    ) -> None:
         self.watch = set(watch_scripts)
+        self.with_tx_facts = with_tx_facts
         self._unspent: dict[bytes, Credit] = {c.outpoint.serialize(): c for c in unspent}
 
     def watch_more(self, scripts: Iterable[bytes]) -> None:
@@ -95,6 +114,7 @@ class Scanner:
         transactions = spent_block.block.transactions
         for tx_index, tx in enumerate(transactions):
             txid = None
+            first_event = len(events)
             if tx_index:
                 for txin, prevout in zip(tx.inputs, spent_block.prevouts[tx_index - 1]):
                     if prevout.script_pubkey in watch:
@@ -107,6 +127,8 @@ class Scanner:
                     credit = Credit(txid, vout, txout.value_sat, txout.script_pubkey, height)
                     unspent[credit.outpoint.serialize()] = credit
                     events.append(credit)
+            if self.with_tx_facts and len(events) > first_event:
+                events.append(_facts(tx, txid, height, tx_index))
         return events
 
     def scan_raw_block(self, height: int, data: bytes) -> list[ScanEvent]:
@@ -123,7 +145,7 @@ class Scanner:
         events: list[ScanEvent] = []
         pos = 80
         tx_count, pos = _compact_size(data, pos)
-        for _ in range(tx_count):
+        for tx_index in range(tx_count):
             tx_start = pos
             pos += 4
             segwit = data[pos] == 0
@@ -202,11 +224,17 @@ class Scanner:
                 credit = Credit(txid, vout, value_sat, script, height)
                 unspent[txid + vout.to_bytes(4, "little")] = credit
                 events.append(credit)
+            if self.with_tx_facts:
+                events.append(_facts(Transaction.read_from(Reader(data, tx_start, pos)), txid, height, tx_index))
         if pos > len(data):
             raise IndexError
         if pos != len(data):
             raise CodecError(f"block at height {height} has {len(data) - pos} bytes after its transactions")
         return events
+
+
+def _facts(tx: Transaction, txid: bytes, height: int, tx_index: int) -> TxFacts:
+    return TxFacts(txid, height, tx_index, len(tx.inputs), len(tx.outputs), sum(o.value_sat for o in tx.outputs))
 
 
 def _compact_size(data: bytes, pos: int) -> tuple[int, int]:
