@@ -61,35 +61,41 @@ def require_postgres() -> None:
     pytest.skip(message)
 
 
-def _create_database(template: str | None = None) -> str:
+def _admin(statement: str) -> None:
     import psycopg
 
-    name = f"boveda_test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        admin.execute(statement)
+
+
+def _create_schema() -> str:
+    name = f"boveda_test_{uuid.uuid4().hex[:16]}"
+    _admin(f'CREATE SCHEMA "{name}"')
     return name
 
 
-def _drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def _drop_schema(name: str) -> None:
+    _admin(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-def _pg_url(name: str) -> str:
-    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+def _schema_url(name: str) -> str:
+    """A book URL whose tables live in schema ``name`` of the test database."""
+    separator = "&" if "?" in PG_ADMIN_URL else "?"
+    return f"{PG_ADMIN_URL}{separator}options=-csearch_path%3D{name}"
 
 
 @pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database; yields its URL and drops it afterwards."""
+def postgres_url() -> Iterator[str]:
+    """A book URL on the PostgreSQL test server whose schema is fresh and empty; dropped afterwards.
+
+    Each test gets its own schema (cheaper than a database, and as independent).
+    """
     require_postgres()
-    name = _create_database()
+    name = _create_schema()
     try:
-        yield _pg_url(name)
+        yield _schema_url(name)
     finally:
-        _drop_database(name)
+        _drop_schema(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -105,54 +111,56 @@ def book_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) 
     """Where an (uninitialised) book lives: a SQLite file, or a fresh PostgreSQL database."""
     if backend == "sqlite":
         return str(tmp_path / "book.db")
-    return request.getfixturevalue("postgres_database")
+    return request.getfixturevalue("postgres_url")
 
 
 class BookTemplates:
-    """Books built once per session and copied for each test (SQLite: the file; PostgreSQL: CREATE
-    DATABASE … TEMPLATE), so a test gets its own database without rebuilding it."""
+    """Books built once per session and copied for each test, so a test gets its own database
+    without rebuilding the book: SQLite copies the file; PostgreSQL imports the template's
+    export into a fresh schema."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.templates: dict[tuple[str, str], str] = {}
-        self.clones: list[str] = []
+        self.templates: dict[tuple[str, str], Path] = {}
+        self.schemas: list[str] = []
 
     def clone(self, backend: str, name: str, build: Callable[[Book], None], tmp_path: Path) -> str:
         key = (backend, name)
         if key not in self.templates:
+            location = str(self.directory / f"{name}.db")
+            if not (self.directory / f"{name}.db").exists():
+                Book.init(location)
+                with Book.open(location, clock=StepClock()) as book:
+                    build(book)
             if backend == "sqlite":
-                location = str(self.directory / f"{name}.db")
+                self.templates[key] = Path(location)
             else:
-                location = _pg_url(_create_database())
-            Book.init(location)
-            with Book.open(location, clock=StepClock()) as book:
-                build(book)
-            self.templates[key] = location
+                export = self.directory / f"{name}.json"
+                with Book.open(location) as book:
+                    book.export(export)
+                self.templates[key] = export
         template = self.templates[key]
         if backend == "sqlite":
             target = tmp_path / f"{name}-copy.db"
             shutil.copyfile(template, target)
             return str(target)
-        clone = _create_database(template.rsplit("/", 1)[1])
-        self.clones.append(clone)
-        return _pg_url(clone)
+        schema = _create_schema()
+        self.schemas.append(schema)
+        location = _schema_url(schema)
+        with Book.open(location, create=True) as book:
+            book.import_file(template)
+        return location
 
     def drop_clones(self) -> None:
-        while self.clones:
-            _drop_database(self.clones.pop())
-
-    def close(self) -> None:
-        self.drop_clones()
-        for (backend, _), location in self.templates.items():
-            if backend == "postgresql":
-                _drop_database(location.rsplit("/", 1)[1])
+        while self.schemas:
+            _drop_schema(self.schemas.pop())
 
 
 @pytest.fixture(scope="session")
 def _book_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BookTemplates]:
     templates = BookTemplates(tmp_path_factory.mktemp("book-templates"))
     yield templates
-    templates.close()
+    templates.drop_clones()
 
 
 @pytest.fixture
@@ -231,17 +239,30 @@ def _standin_cli() -> click.Group:
     return cli
 
 
+_cli_cache: list[click.Group] = []
+
+
 def boveda_cli() -> click.Group:
-    """The real ``boveda`` group when it imports, with the book's commands registered."""
+    """The real ``boveda`` group; until main.py registers the book's commands, a copy of it that does.
+
+    The copy leaves the real group untouched, so other tests (tests/test_docs.py) see it as it is.
+    """
+    if _cli_cache:
+        return _cli_cache[0]
     from boveda.cli import book_commands
 
     try:
-        from boveda.cli.main import cli
+        from boveda.cli.main import cli as real
     except ImportError:
-        cli = _standin_cli()
-    if "lots" not in cli.commands:
-        book_commands.register(cli)
-    return cli
+        real = _standin_cli()
+    if "lots" in real.commands:
+        group = real
+    else:
+        group = type(real)(name=real.name, callback=real.callback, params=list(real.params),
+                           commands=dict(real.commands), help=real.help, context_settings=real.context_settings)
+        book_commands.register(group)
+    _cli_cache.append(group)
+    return group
 
 
 def run_cli(location: str, *args: str, input: str | None = None) -> Result:

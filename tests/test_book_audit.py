@@ -19,7 +19,7 @@ from _book_fixtures import (  # noqa: F401  (fixtures)
     book_location,
     book_templates,
     populate,
-    postgres_database,
+    postgres_url,
     run_cli,
 )
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _book_fixtures import TESTS_DIR, backend, book_location, cli_command, postgres_database  # noqa: F401
+from _book_fixtures import TESTS_DIR, backend, book_location, cli_command, postgres_url  # noqa: F401
 
 from boveda.book import Book
 from boveda.book.synthetic import write_synthetic_export
@@ -24,10 +24,18 @@ from boveda.book.synthetic import write_synthetic_export
 BIG_ENTRIES = 120_000
 
 
-def test_kill_9_during_import_leaves_the_book_as_it_was(book_location: str, tmp_path: Path) -> None:  # noqa: F811
-    small, big = tmp_path / "small.json", tmp_path / "big.json"
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small synthetic book and a large one that extends it (same first events)."""
+    folder = tmp_path_factory.mktemp("exports")
+    small, big = folder / "small.json", folder / "big.json"
     write_synthetic_export(small, 500)
-    write_synthetic_export(big, BIG_ENTRIES)  # extends small: same first events
+    write_synthetic_export(big, BIG_ENTRIES)
+    return small, big
+
+
+def test_kill_9_during_import_leaves_the_book_as_it_was(book_location: str, exports: tuple[Path, Path]) -> None:  # noqa: F811
+    small, big = exports
     with Book.open(book_location, create=True) as book:
         book.import_file(small)
         head_before, balances_before, lots_before = book.audit_head(), book.balances(), book.lots()
@@ -87,6 +95,7 @@ _WRITER = textwrap.dedent(
             except BookError as exc:
                 assert "would go negative" in str(exc), exc
                 refused += 1
+            time.sleep(0.01)  # a pause between commands, as a real client has
     print(done, refused)
     """
 )

@@ -17,7 +17,7 @@ from _book_fixtures import (  # noqa: F401  (fixtures)
     book_location,
     book_templates,
     populate,
-    postgres_database,
+    postgres_url,
     run_cli,
     snapshot,
     txid,
@@ -62,10 +62,10 @@ def test_round_trip_through_the_cli(populated: Book, tmp_path: Path) -> None:
     assert run_cli(copy, "audit", "head").stdout == run_cli(populated.store.location, "audit", "head").stdout
 
 
-def test_round_trip_across_databases(populated: Book, tmp_path: Path, postgres_database: str) -> None:  # noqa: F811
+def test_round_trip_across_databases(populated: Book, tmp_path: Path, postgres_url: str) -> None:  # noqa: F811
     """SQLite → PostgreSQL and PostgreSQL → SQLite give the same book."""
     path = _exported(populated, tmp_path / "book.json")
-    other = str(tmp_path / "other.db") if "://" in populated.store.location else postgres_database
+    other = str(tmp_path / "other.db") if "://" in populated.store.location else postgres_url
     with Book.open(other, create=True) as book:
         book.import_file(path)
         assert snapshot(book) == snapshot(populated)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from _book_fixtures import DESCRIPTOR, backend, book, book_location, postgres_database, txid  # noqa: F401
+from _book_fixtures import DESCRIPTOR, backend, book, book_location, postgres_url, txid  # noqa: F401
 
 from boveda.book import Book, BookError, EntryKind, LotState
 
@@ -149,6 +149,7 @@ def test_a_transfer_may_pay_a_fee(cased: Book) -> None:
     assert [(p.account, p.amount_sat) for p in entry.postings] == [
         ("reserve:SV", -50_002_000), ("reserve:US-SBR", 50_000_000), ("expense:fees", 2_000)]
     assert cased.balance("expense:fees") == 2_000
+    assert (entry.amount_sat, entry.fee_sat) == (50_000_000, 2_000)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from boveda.bitcoin.sighash import SighashType, TxDigests, segwit_v0_sighash, taproot_sighash, taproot_sigmsg
 from boveda.bitcoin.tx import Transaction, TxOut
-from boveda.chain.regtest.wallets import taproot_tweak_secret
+from boveda.bitcoin.taproot import tweak_secret as taproot_tweak_secret
 
 DATA = Path(__file__).parent / "data"
 BIP143 = json.loads((DATA / "bip143_vectors.json").read_text())["vectors"]

@@ -6,7 +6,6 @@ is made up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +76,8 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
         with BlockFileSource(datadir, Network.REGTEST, kernel=kernel) as files:
             progress.stage("Scanning the block files for every wallet", tip.height + 1)
             events = scan_wallets(
-                files, WatchSet(descriptors), 0, tip.height, on_block=lambda height, _size: progress.advance(height + 1)
-            )
+                files, WatchSet(descriptors), 0, tip.height, on_block=lambda block: progress.advance(block.height + 1)
+            ).events
     balances = {w.name: 0 for w in tracked}
     txids: dict[str, set[bytes]] = {w.name: set() for w in tracked}
     for wallet_event in events:

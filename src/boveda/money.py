@@ -28,7 +28,7 @@ def parse_btc(text: str) -> int:
     """
     if not isinstance(text, str):
         raise AmountError(f"amount must be given as text such as '1.5', not {type(text).__name__}")
-    cleaned = text.strip().replace("_", "")
+    cleaned = text.strip()
     match = _BTC_RE.fullmatch(cleaned)
     if match is None:
         raise AmountError(f"not a BTC amount: {text!r} (expected digits such as 1.5 or 0.00012345)")

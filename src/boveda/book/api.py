@@ -63,7 +63,7 @@ from boveda.book.events import (
 )
 from boveda.book.export import ImportResult, export_to_file, import_events, read_export, write_export
 from boveda.book.state import StateView, apply
-from boveda.book.store import HEAD_REVISION, DbState, Store, database_error, describe, read_head, write_effects
+from boveda.book.store import DbState, Store, database_error, describe, head_revision, read_head, write_effects
 
 Clock = Callable[[], datetime]
 
@@ -126,7 +126,7 @@ class Book:
                     current = store.revision(conn)
             except SQLAlchemyError as exc:
                 raise database_error(exc, location) from None
-            if current == HEAD_REVISION:
+            if current == head_revision():
                 raise BookError(f"a book already exists at {describe(location)}")
             before, after = store.upgrade()
         return InitResult(location, before, after)
@@ -441,8 +441,12 @@ class Book:
     def wallets(self) -> tuple[Wallet, ...]:
         return tuple(s.wallet_from_row(r) for r in self._all(sa.select(s.wallets).order_by(s.wallets.c.name)))
 
-    def lots(self) -> tuple[Lot, ...]:
-        return tuple(s.lot_from_row(r) for r in self._all(sa.select(s.lots).order_by(s.lots.c.lot_id)))
+    def lots(self, *, parent_lot_id: int | None = None) -> tuple[Lot, ...]:
+        """Every lot, or only the remainders split from ``parent_lot_id``."""
+        query = sa.select(s.lots).order_by(s.lots.c.lot_id)
+        if parent_lot_id is not None:
+            query = query.where(s.lots.c.parent_lot_id == parent_lot_id)
+        return tuple(s.lot_from_row(r) for r in self._all(query))
 
     def lot(self, lot_id: int) -> Lot | None:
         rows = self._all(sa.select(s.lots).where(s.lots.c.lot_id == lot_id))

@@ -254,9 +254,15 @@ class Entry:
     price_usd_cents: int | None = None
 
     @property
+    def fee_sat(self) -> int:
+        """The miners' fee the entry books to ``expense:fees`` (0 when none)."""
+        return sum(p.amount_sat for p in self.postings if p.amount_sat > 0 and p.account == "expense:fees")
+
+    @property
     def amount_sat(self) -> int:
-        """The value moved: the sum of the positive postings."""
-        return sum(p.amount_sat for p in self.postings if p.amount_sat > 0)
+        """The value moved to the receiving accounts, without the fee (a fee entry's amount is its fee)."""
+        moved_sat = sum(p.amount_sat for p in self.postings if p.amount_sat > 0)
+        return moved_sat if self.kind is EntryKind.FEE else moved_sat - self.fee_sat
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ writes an event's :class:`~boveda.book.state.Effects` as rows.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,8 +43,25 @@ from boveda.book.errors import BookError
 from boveda.book.state import Effects
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0001"  # the newest migration; a test checks it against the migrations folder
 SQLITE_BUSY_TIMEOUT_S = 120
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+@functools.lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest migration (other layers add theirs to the same folder, so it is read, not fixed)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, "the book's migrations folder is empty"
+    return head
 
 
 def book_url(location: str) -> sa.URL:
@@ -114,6 +132,7 @@ class Store:
             if path in ("", ":memory:") or not os.path.exists(path):
                 raise BookError(f"no book at {describe(location)}: create it with boveda init")
         self.engine = _make_engine(self.url)
+        self._revision_checked = False
 
     def close(self) -> None:
         self.engine.dispose()
@@ -135,15 +154,13 @@ class Store:
     def upgrade(self) -> tuple[str | None, str]:
         """Create or migrate the schema to the newest revision; return (before, after)."""
         from alembic import command
-        from alembic.config import Config
 
         try:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(boveda_write=True)
                 with conn.begin():
                     before = self.revision(conn)
-                    config = Config()
-                    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+                    config = _alembic_config()
                     config.attributes["connection"] = conn
                     command.upgrade(config, "head")
                     after = self.revision(conn)
@@ -152,14 +169,17 @@ class Store:
         return before, after or ""
 
     def check_revision(self, conn: Connection) -> None:
+        if self._revision_checked:
+            return
         revision = self.revision(conn)
         if revision is None:
             raise BookError(f"no book at {describe(self.location)}: create it with boveda init")
-        if revision != HEAD_REVISION:
+        if revision != head_revision():
             raise BookError(
-                f"book {describe(self.location)} has schema {revision}, this Bóveda expects {HEAD_REVISION}: "
+                f"book {describe(self.location)} has schema {revision}, this Bóveda expects {head_revision()}: "
                 "run boveda init to migrate it"
             )
+        self._revision_checked = True
 
     # -- transactions -----------------------------------------------------------------------
 

@@ -63,6 +63,16 @@ class TxFacts:
 ScanEvent = Credit | Debit | TxFacts
 
 
+@dataclass(frozen=True, slots=True)
+class ScannedBlock:
+    """A block the scanner has finished: where it is, and when it was mined."""
+
+    height: int
+    hash: bytes
+    time: int  # the header's UNIX time
+    size_bytes: int  # 0 when the source gave no stored bytes
+
+
 class Scanner:
     """Holds the watch set and the watched unspent outputs between blocks.
 
@@ -86,26 +96,29 @@ class Scanner:
         source: ChainSource,
         start_height: int,
         stop_height: int,
-        on_block: Callable[[int, int], None] | None = None,
+        on_block: Callable[[ScannedBlock], None] | None = None,
     ) -> Iterator[ScanEvent]:
         """This scanner's events in blocks start..stop, by the fastest walk `source` allows.
 
-        `on_block(height, size_bytes)` is called after each block, for progress.
+        `on_block` is told of each block after its events, for progress and block metadata.
         """
         raw_blocks = getattr(source, "raw_blocks", None)
         if raw_blocks is not None:
             for raw in raw_blocks(start_height, stop_height, with_undo=False):
                 yield from self.scan_raw_block(raw.height, raw.block)
                 if on_block:
-                    on_block(raw.height, len(raw.block))
+                    time = int.from_bytes(raw.block[68:72], "little")
+                    on_block(ScannedBlock(raw.height, raw.hash, time, len(raw.block)))
         else:
             for spent_block in source.blocks(start_height, stop_height):
                 yield from self.scan_spent_block(spent_block)
                 if on_block:
-                    on_block(spent_block.height, 0)
+                    header = spent_block.block.header
+                    on_block(ScannedBlock(spent_block.height, spent_block.hash, header.time, 0))
 
     @property
     def unspent(self) -> tuple[Credit, ...]:
+        """The watched outputs not spent in the blocks scanned so far: the seed of the next scan."""
         return tuple(self._unspent.values())
 
     def scan_spent_block(self, spent_block: SpentBlock) -> list[ScanEvent]:
@@ -252,7 +265,7 @@ def scan(
     stop_height: int,
     *,
     unspent: Iterable[Credit] = (),
-    on_block: Callable[[int, int], None] | None = None,
+    on_block: Callable[[ScannedBlock], None] | None = None,
 ) -> Iterator[ScanEvent]:
     """Credits and debits of `watch_scripts` in blocks start..stop (inclusive), in chain order.
 

@@ -114,6 +114,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "kind": entry.kind.value,
         "date": entry.effective_date.isoformat(),
         "amount_sat": entry.amount_sat,
+        "fee_sat": entry.fee_sat,
         "postings": [{"account": p.account, "amount_sat": p.amount_sat} for p in entry.postings],
         "txids": list(entry.txids),
         "authority_ref": entry.authority_ref,
@@ -301,7 +302,7 @@ def lot_allocate(ctx: click.Context, lot_id: int, to: str, order: str, percent: 
     with _open_book(ctx) as book:
         lot = book.allocate_lot(lot_id, to=to, order=order, percent_bp=percent_bp, txid=txid, date=date_text)
         _lot_done(lot)
-        remainder = [x for x in book.lots() if x.parent_lot_id == lot_id]
+        remainder = book.lots(parent_lot_id=lot_id)
     for rest in remainder:
         click.echo(f"lot {rest.lot_id} holds the remaining {format_btc(rest.amount_sat)} BTC, still forfeited")
 

@@ -9,11 +9,11 @@ scan repeats for the newly derived scripts until no branch moves.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from boveda.chain.scanner import Credit, Debit, ScanEvent, Scanner
+from boveda.chain.scanner import Credit, Debit, ScannedBlock, Scanner, TxFacts
 from boveda.chain.source import ChainSource
-from boveda.wallets.descriptors import Branch, DerivedScript, WalletDescriptor
+from boveda.wallets.descriptors import Branch, WalletDescriptor
 
 DEFAULT_GAP_LIMIT = 20
 
@@ -27,26 +27,46 @@ class WatchedScript:
 
 
 class WatchSet:
-    """The derived scripts of named wallets, and which wallet each belongs to."""
+    """The derived scripts of named wallets, and which wallet each belongs to.
 
-    def __init__(self, descriptors: Mapping[str, WalletDescriptor], gap_limits: Mapping[str, int] | None = None) -> None:
+    `derived` gives scripts derived earlier (kept in the store), so nothing is derived twice;
+    `used` the scripts known to have received coins.
+    """
+
+    def __init__(
+        self,
+        descriptors: Mapping[str, WalletDescriptor],
+        gap_limits: Mapping[str, int] | None = None,
+        *,
+        derived: Iterable[WatchedScript] = (),
+        used: Iterable[bytes] = (),
+    ) -> None:
         self._descriptors = dict(descriptors)
         self._gap = {name: (gap_limits or {}).get(name, DEFAULT_GAP_LIMIT) for name in descriptors}
         self._by_script: dict[bytes, WatchedScript] = {}
         self._derived: dict[tuple[str, Branch], int] = {}
         self._used: dict[tuple[str, Branch], int] = {}
+        for watched in derived:
+            self._by_script[watched.script_pubkey] = watched
+            key = (watched.wallet, watched.branch)
+            self._derived[key] = max(self._derived.get(key, 0), watched.index + 1)
+        self.newly_derived: list[WatchedScript] = []
         for name, descriptor in self._descriptors.items():
             for branch in descriptor.branches:
-                self._derive_to(name, branch, self._gap[name])
+                self.newly_derived += self._derive_to(name, branch, self._gap[name])
+        for script_pubkey in used:
+            self.newly_derived += self.mark_used(script_pubkey)
 
     def _derive_to(self, name: str, branch: Branch, stop: int) -> list[WatchedScript]:
         start = self._derived.get((name, branch), 0)
+        if stop <= start:
+            return []
         added = []
         for derived in self._descriptors[name].derive(branch, start, stop):
             watched = WatchedScript(name, branch, derived.index, derived.script_pubkey)
             self._by_script.setdefault(derived.script_pubkey, watched)
             added.append(watched)
-        self._derived[(name, branch)] = max(start, stop)
+        self._derived[(name, branch)] = stop
         return added
 
     @property
@@ -66,13 +86,24 @@ class WatchSet:
         if watched.index <= self._used.get(key, -1):
             return []
         self._used[key] = watched.index
-        return self._derive_to(watched.wallet, watched.branch, watched.index + 1 + self._gap[watched.wallet])
+        added = self._derive_to(watched.wallet, watched.branch, watched.index + 1 + self._gap[watched.wallet])
+        self.newly_derived += added
+        return added
 
 
 @dataclass(frozen=True, slots=True)
 class WalletEvent:
     wallet: str
-    event: ScanEvent
+    event: Credit | Debit
+
+
+@dataclass(slots=True)
+class WalletScan:
+    """What a scan found: wallet events in chain order, the touched transactions, the blocks passed."""
+
+    events: list[WalletEvent] = field(default_factory=list)
+    facts: dict[bytes, TxFacts] = field(default_factory=dict)
+    blocks: list[ScannedBlock] = field(default_factory=list)
 
 
 def scan_wallets(
@@ -82,18 +113,32 @@ def scan_wallets(
     stop_height: int,
     *,
     unspent: Iterable[Credit] = (),
-    on_block: Callable[[int, int], None] | None = None,
-) -> list[WalletEvent]:
-    """Every credit and debit of the watched wallets in blocks start..stop, in chain order."""
-    events: list[ScanEvent] = []
-    pending = watch.scripts
+    on_block: Callable[[ScannedBlock], None] | None = None,
+    only: frozenset[bytes] | None = None,
+) -> WalletScan:
+    """Every credit and debit of the watched wallets in blocks start..stop, in chain order.
+
+    `only` limits the scan to those of the watched scripts (and what they derive in turn).
+    """
+    result = WalletScan()
+    found: dict[tuple, Credit | Debit] = {}
+
+    def first_pass_block(block: ScannedBlock) -> None:
+        result.blocks.append(block)
+        if on_block:
+            on_block(block)
+
+    pending = watch.scripts if only is None else only
     seed = tuple(unspent)
     first_pass = True
     while pending:
-        scanner = Scanner(pending, seed if first_pass else ())
+        scanner = Scanner(pending, seed if first_pass else (), with_tx_facts=True)
         grown: list[bytes] = []
-        for event in scanner.scan(source, start_height, stop_height, on_block if first_pass else None):
-            events.append(event)
+        for event in scanner.scan(source, start_height, stop_height, first_pass_block if first_pass else None):
+            if isinstance(event, TxFacts):
+                result.facts[event.txid] = event
+                continue
+            found.setdefault(_identity(event), event)
             if isinstance(event, Credit):
                 added = [w.script_pubkey for w in watch.mark_used(event.script_pubkey)]
                 scanner.watch_more(added)
@@ -101,12 +146,17 @@ def scan_wallets(
         # Scripts derived mid-pass were not watched in the blocks before; look at those again.
         pending = frozenset(grown)
         first_pass = False
-    unique = {_identity(e): e for e in events}
-    ordered = sorted(unique.values(), key=lambda e: e.height)
-    return [WalletEvent(watch.owner(e.script_pubkey).wallet, e) for e in ordered]
+    ordered = sorted(found.values(), key=lambda e: (e.height, _position(e, result.facts)))
+    result.events = [WalletEvent(watch.owner(e.script_pubkey).wallet, e) for e in ordered]
+    return result
 
 
-def _identity(event: ScanEvent) -> tuple:
+def _position(event: Credit | Debit, facts: Mapping[bytes, TxFacts]) -> int:
+    txid = event.txid if isinstance(event, Credit) else event.spending_txid
+    return facts[txid].tx_index
+
+
+def _identity(event: Credit | Debit) -> tuple:
     if isinstance(event, Credit):
         return ("credit", event.txid, event.vout)
     return ("debit", event.outpoint.txid, event.outpoint.vout)

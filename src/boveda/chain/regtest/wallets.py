@@ -20,13 +20,12 @@ from embit.descriptor.checksum import add_checksum
 from embit.networks import NETWORKS
 
 from boveda.bitcoin import script
-from boveda.bitcoin.hashes import tagged_hash
 from boveda.bitcoin.network import Network
+from boveda.bitcoin.taproot import SECP256K1_ORDER, tweak_secret
 from boveda.bitcoin.sighash import SighashType, TxDigests, segwit_v0_sighash, taproot_sighash
 from boveda.bitcoin.tx import Transaction, TxOut
 from boveda.errors import BuilderError
 
-SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _BIP340_AUX = bytes(32)  # deterministic signatures keep test chains reproducible
 
 
@@ -93,20 +92,6 @@ class _BranchKey:
         if tweak >= SECP256K1_ORDER or child == 0:
             raise BuilderError(f"BIP-32 index {index} gives no key; use the next index")
         return coincurve.PrivateKey(child.to_bytes(32, "big"))
-
-
-def taproot_tweak_secret(secret: bytes, merkle_root: bytes = b"") -> tuple[bytes, bytes]:
-    """(tweaked secret key, x-only output key) for internal key `secret` (BIP-341 taproot_tweak_seckey)."""
-    key = coincurve.PrivateKey(secret)
-    internal = key.public_key.format()
-    d = int.from_bytes(secret, "big")
-    if internal[0] == 3:  # BIP-340 keys are x-only: use the even-y point's secret
-        d = SECP256K1_ORDER - d
-    tweak = int.from_bytes(tagged_hash("TapTweak", internal[1:] + merkle_root), "big")
-    if tweak >= SECP256K1_ORDER:
-        raise BuilderError("taproot tweak out of range")
-    tweaked = ((d + tweak) % SECP256K1_ORDER).to_bytes(32, "big")
-    return tweaked, coincurve.PrivateKey(tweaked).public_key.format()[1:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +179,7 @@ class SoftwareWallet:
             public_key = keys[0].public_key.format()
             return _AddressKeys(path, script.p2wpkh(public_key), (keys[0],), public_key, b"")
         if self.kind == WalletKind.TR:
-            tweaked, output_key = taproot_tweak_secret(keys[0].secret)
+            tweaked, output_key = tweak_secret(keys[0].secret)
             return _AddressKeys(path, script.p2tr(output_key), (coincurve.PrivateKey(tweaked),), output_key, b"")
         ordered = sorted(((key.public_key.format(), key) for key in keys), key=lambda pair: pair[0])
         witness_script = script.multisig(self.threshold, [pub for pub, _ in ordered])

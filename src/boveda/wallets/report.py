@@ -1,0 +1,223 @@
+"""What the stored chain facts say about wallets: balances, coins and history at any height, and exposure.
+
+Everything here reads what `boveda sync` stored; nothing rescans the chain.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from boveda.bitcoin.address import script_to_address
+from boveda.bitcoin.network import Network
+from boveda.bitcoin.script import ScriptType, classify
+from boveda.book.schema import wallets as wallets_table
+from boveda.errors import BovedaError, CodecError
+from boveda.wallets.tables import chain_blocks, txos, wallet_scripts, wallet_sync
+
+
+class WalletQueryError(BovedaError):
+    """A wallet question the stored facts cannot answer as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Coin:
+    txid_hex: str
+    vout: int
+    value_sat: int
+    height: int
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    txid_hex: str
+    height: int
+    delta_sat: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletState:
+    name: str
+    owner: str
+    height: int
+    balance_sat: int
+    utxos: tuple[Coin, ...]
+    history: tuple[HistoryLine, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "height": self.height,
+            "balance_sat": self.balance_sat,
+            "utxos": [
+                {"txid": c.txid_hex, "vout": c.vout, "value_sat": c.value_sat, "height": c.height, "address": c.address}
+                for c in self.utxos
+            ],
+            "history": [{"txid": h.txid_hex, "height": h.height, "delta_sat": h.delta_sat} for h in self.history],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AddressLine:
+    branch: int
+    index: int
+    address: str
+    received_count: int
+    balance_sat: int
+
+
+def address_of(script_pubkey: bytes, network: Network) -> str:
+    try:
+        return script_to_address(script_pubkey, network)
+    except CodecError:
+        return f"script:{script_pubkey.hex()}"
+
+
+def synced_height(conn: Connection, name: str) -> int | None:
+    return conn.execute(sa.select(wallet_sync.c.synced_height).where(wallet_sync.c.wallet == name)).scalar()
+
+
+def wallet_owner(conn: Connection, name: str) -> str:
+    owner = conn.execute(sa.select(wallets_table.c.owner).where(wallets_table.c.name == name)).scalar()
+    if owner is None:
+        raise WalletQueryError(f"no wallet named {name!r}: see boveda wallet list")
+    return owner
+
+
+def wallet_state(conn: Connection, name: str, network: Network, at_height: int | None = None) -> WalletState:
+    """The wallet after block `at_height` (default: the height it was last synced to)."""
+    owner = wallet_owner(conn, name)
+    synced = synced_height(conn, name)
+    if synced is None:
+        raise WalletQueryError(f"wallet {name!r} has not been synced yet: run boveda sync")
+    height = synced if at_height is None else at_height
+    if height < 0 or height > synced:
+        raise WalletQueryError(f"height {height} is beyond what wallet {name!r} was synced to ({synced}): run boveda sync")
+    rows = conn.execute(
+        sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.height, txos.c.script_pubkey,
+                  txos.c.spent_txid, txos.c.spent_height)
+        .where(txos.c.wallet == name, txos.c.height <= height)
+    ).all()
+    utxos = []
+    deltas: dict[tuple[int, bytes], int] = defaultdict(int)
+    for txid, vout, value_sat, created, script, spent_txid, spent_height in rows:
+        deltas[(created, bytes(txid))] += value_sat
+        if spent_height is not None and spent_height <= height:
+            deltas[(spent_height, bytes(spent_txid))] -= value_sat
+        else:
+            utxos.append(Coin(bytes(txid)[::-1].hex(), vout, value_sat, created, address_of(bytes(script), network)))
+    history = tuple(HistoryLine(txid[::-1].hex(), h, delta) for (h, txid), delta in sorted(deltas.items()))
+    utxos.sort(key=lambda c: (c.height, c.txid_hex, c.vout))
+    return WalletState(name, owner, height, sum(c.value_sat for c in utxos), tuple(utxos), history)
+
+
+def wallet_addresses(conn: Connection, name: str, network: Network) -> tuple[AddressLine, ...]:
+    wallet_owner(conn, name)
+    received: dict[bytes, int] = defaultdict(int)
+    balance: dict[bytes, int] = defaultdict(int)
+    for script, value_sat, spent in conn.execute(
+        sa.select(txos.c.script_pubkey, txos.c.value_sat, txos.c.spent_txid).where(txos.c.wallet == name)
+    ):
+        received[bytes(script)] += 1
+        if spent is None:
+            balance[bytes(script)] += value_sat
+    rows = conn.execute(
+        sa.select(wallet_scripts.c.branch, wallet_scripts.c.idx, wallet_scripts.c.script_pubkey)
+        .where(wallet_scripts.c.wallet == name)
+        .order_by(wallet_scripts.c.branch, wallet_scripts.c.idx)
+    ).all()
+    return tuple(
+        AddressLine(branch, index, address_of(bytes(script), network), received[bytes(script)], balance[bytes(script)])
+        for branch, index, script in rows
+    )
+
+
+# -- exposure ---------------------------------------------------------------------------
+
+# Spending from these reveals the public key(s) behind the address.
+_REVEALED_WHEN_SPENT = {ScriptType.P2PKH, ScriptType.P2WPKH, ScriptType.P2SH, ScriptType.P2WSH}
+# These show the key in the output itself.
+_ALWAYS_REVEALED = {ScriptType.P2TR, ScriptType.P2PK, ScriptType.MULTISIG}
+
+
+@dataclass(frozen=True, slots=True)
+class ExposedAddress:
+    wallet: str
+    address: str
+    balance_sat: int
+    reasons: tuple[str, ...]  # "key revealed (spent from)", "key in output (taproot)", "reused", "over cap"
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureReport:
+    reserve: str
+    height: int | None
+    address_cap_sat: int | None
+    total_sat: int
+    revealed_sat: int
+    reused_sat: int
+    over_cap_sat: int
+    addresses: tuple[ExposedAddress, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "reserve": self.reserve,
+            "height": self.height,
+            "address_cap_sat": self.address_cap_sat,
+            "totals": {
+                "holdings_sat": self.total_sat,
+                "revealed_key_sat": self.revealed_sat,
+                "reused_address_sat": self.reused_sat,
+                "over_cap_sat": self.over_cap_sat,
+            },
+            "addresses": [
+                {"wallet": a.wallet, "address": a.address, "balance_sat": a.balance_sat, "reasons": list(a.reasons)}
+                for a in self.addresses
+            ],
+        }
+
+
+def exposure(conn: Connection, reserve: str, network: Network, address_cap_sat: int | None) -> ExposureReport:
+    """Coins of reserve `reserve` behind revealed keys, at reused addresses, and above the address cap."""
+    owner = f"reserve:{reserve}"
+    names = conn.execute(sa.select(wallets_table.c.name).where(wallets_table.c.owner == owner)).scalars().all()
+    per_script: dict[bytes, dict] = {}
+    for wallet, script, value_sat, spent in conn.execute(
+        sa.select(txos.c.wallet, txos.c.script_pubkey, txos.c.value_sat, txos.c.spent_txid)
+        .where(txos.c.wallet.in_(names))
+    ):
+        entry = per_script.setdefault(bytes(script), {"wallet": wallet, "received": 0, "spent": False, "balance": 0})
+        entry["received"] += 1
+        if spent is None:
+            entry["balance"] += value_sat
+        else:
+            entry["spent"] = True
+    lines = []
+    total = revealed = reused = over_cap = 0
+    for script, entry in per_script.items():
+        balance = entry["balance"]
+        total += balance
+        kind = classify(script)
+        reasons = []
+        if kind in _ALWAYS_REVEALED:
+            reasons.append("key in output (taproot)" if kind is ScriptType.P2TR else "key in output")
+        elif entry["spent"] and kind in _REVEALED_WHEN_SPENT:
+            reasons.append("key revealed (spent from)")
+        if entry["received"] > 1:
+            reasons.append("reused")
+        if address_cap_sat is not None and balance > address_cap_sat:
+            reasons.append("over cap")
+        if not reasons or balance == 0:
+            continue
+        revealed += balance if any(r.startswith("key") for r in reasons) else 0
+        reused += balance if "reused" in reasons else 0
+        over_cap += balance if "over cap" in reasons else 0
+        lines.append(ExposedAddress(entry["wallet"], address_of(script, network), balance, tuple(reasons)))
+    lines.sort(key=lambda a: -a.balance_sat)
+    height = conn.execute(sa.select(sa.func.max(chain_blocks.c.height))).scalar()
+    return ExposureReport(reserve, height, address_cap_sat, total, revealed, reused, over_cap, tuple(lines))

@@ -1,0 +1,308 @@
+"""`boveda sync`: the book's wallets brought up to the chain's tip, incrementally and reorg-safe.
+
+Each wallet is scanned from its birth height (or the block after its last sync) to the tip.
+The work is committed in chunks, each one database transaction holding its facts and the
+new synced height, so an interrupted sync resumes where it stopped and never half-applies a
+chunk. A stored block hash that is no longer in the active chain means a reorganisation: the
+facts above the fork point are dropped and those blocks scanned again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from boveda.bitcoin.network import Network
+from boveda.bitcoin.tx import OutPoint
+from boveda.book.schema import wallets as wallets_table
+from boveda.book.store import Store
+from boveda.chain.scanner import Credit, Debit, ScannedBlock
+from boveda.chain.source import ChainSource
+from boveda.errors import BovedaError
+from boveda.wallets.descriptors import Branch, parse_descriptor
+from boveda.wallets.tables import chain_blocks, chain_settings, chain_txs, txos, wallet_scripts, wallet_sync
+from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WalletScan, WatchedScript, WatchSet, scan_wallets
+
+CHUNK_BLOCKS = 500
+
+
+class SyncError(BovedaError):
+    """The book's wallets cannot be synced as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    tip_height: int
+    tip_hash_hex: str
+    blocks_scanned: int
+    credits: int
+    debits: int
+    rolled_back_to: int | None  # the fork point of a reorganisation, if one was followed
+    wallets: int
+
+
+@dataclass(frozen=True, slots=True)
+class _WalletRow:
+    name: str
+    descriptor: str
+    birth_height: int
+    gap_limit: int
+    synced_height: int | None
+
+    @property
+    def next_height(self) -> int:
+        return self.birth_height if self.synced_height is None else self.synced_height + 1
+
+
+# -- settings ---------------------------------------------------------------------------
+
+
+def chain_setting(conn: Connection, key: str) -> str | None:
+    return conn.execute(sa.select(chain_settings.c.value).where(chain_settings.c.key == key)).scalar()
+
+
+def remember_chain(store: Store, datadir: str | None, network: Network | None) -> tuple[str, Network]:
+    """The datadir and network to sync from: as given (then remembered), else as remembered."""
+    with store.write() as (conn, _head):
+        stored_datadir = chain_setting(conn, "datadir")
+        stored_network = chain_setting(conn, "network")
+        datadir = datadir or stored_datadir
+        if datadir is None:
+            raise SyncError("no datadir known for this book: pass --datadir (it is remembered afterwards)")
+        network = network or (Network(stored_network) if stored_network else Network.MAIN)
+        if stored_network and network.value != stored_network and chain_setting(conn, "synced") == "yes":
+            raise SyncError(
+                f"this book was synced from {stored_network}, not {network.value}: use another book for another network"
+            )
+        _put(conn, "datadir", datadir)
+        _put(conn, "network", network.value)
+    return datadir, network
+
+
+def _put(conn: Connection, key: str, value: str) -> None:
+    if chain_setting(conn, key) is None:
+        conn.execute(chain_settings.insert().values(key=key, value=value))
+    else:
+        conn.execute(chain_settings.update().where(chain_settings.c.key == key).values(value=value))
+
+
+# -- registration -----------------------------------------------------------------------
+
+
+def derive_wallet_scripts(conn: Connection, name: str, descriptor_text: str, network: Network, gap_limit: int) -> int:
+    """Derives a newly registered wallet's first `gap_limit` scripts per branch into the store."""
+    if gap_limit < 1 or gap_limit > 10_000:
+        raise SyncError(f"gap limit {gap_limit} is out of range: use 1..10000")
+    descriptor = parse_descriptor(descriptor_text, network)
+    watch = WatchSet({name: descriptor}, {name: gap_limit})
+    _store_scripts(conn, watch.newly_derived)
+    conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=gap_limit, synced_height=None))
+    return len(watch.newly_derived)
+
+
+def _store_scripts(conn: Connection, scripts: Sequence[WatchedScript]) -> None:
+    if scripts:
+        conn.execute(
+            wallet_scripts.insert(),
+            [{"script_pubkey": w.script_pubkey, "wallet": w.wallet, "branch": int(w.branch), "idx": w.index}
+             for w in scripts],
+        )
+
+
+# -- the sync ---------------------------------------------------------------------------
+
+
+def sync(
+    store: Store,
+    source: ChainSource,
+    *,
+    network: Network,
+    on_block: Callable[[ScannedBlock, int], None] | None = None,
+    chunk_blocks: int = CHUNK_BLOCKS,
+) -> SyncReport:
+    """Brings every wallet of the book to `source`'s tip. `on_block(block, tip_height)` reports progress."""
+    tip = source.tip()
+    with store.write() as (conn, _head):
+        rolled_back_to = _follow_reorg(conn, source, tip.height)
+        _put(conn, "synced", "yes")
+    credits = debits = scanned = 0
+    while True:
+        with store.read() as conn:
+            wallets = _wallet_rows(conn)
+        behind = [w for w in wallets if w.next_height <= tip.height]
+        if not behind:
+            break
+        start = min(w.next_height for w in behind)
+        active = [w for w in behind if w.next_height == start]
+        later = [w.next_height for w in behind if w.next_height > start]
+        stop = min([tip.height, start + chunk_blocks - 1] + [h - 1 for h in later])
+        counts = _sync_chunk(store, source, network, active, start, stop,
+                             (lambda block: on_block(block, tip.height)) if on_block else None)
+        credits += counts[0]
+        debits += counts[1]
+        scanned += stop - start + 1
+    with store.read() as conn:
+        wallet_count = len(_wallet_rows(conn))
+    return SyncReport(tip.height, tip.hash_hex, scanned, credits, debits, rolled_back_to, wallet_count)
+
+
+def _wallet_rows(conn: Connection) -> list[_WalletRow]:
+    rows = conn.execute(
+        sa.select(
+            wallets_table.c.name, wallets_table.c.descriptor, wallets_table.c.birth_height,
+            wallet_sync.c.gap_limit, wallet_sync.c.synced_height,
+        ).select_from(wallets_table.outerjoin(wallet_sync, wallet_sync.c.wallet == wallets_table.c.name))
+    ).all()
+    return [_WalletRow(r[0], r[1], r[2] or 0, r[3] or DEFAULT_GAP_LIMIT, r[4]) for r in rows]
+
+
+def _follow_reorg(conn: Connection, source: ChainSource, tip_height: int) -> int | None:
+    """Drops the facts of blocks no longer in the active chain; returns the fork height, if any."""
+    stored = conn.execute(sa.select(chain_blocks.c.height, chain_blocks.c.hash).order_by(chain_blocks.c.height.desc()))
+    highest = None
+    fork = None
+    for height, block_hash in stored:
+        highest = height if highest is None else highest
+        if height <= tip_height and source.hash_at(height) == bytes(block_hash):
+            fork = height
+            break
+    if highest is None or fork == highest:
+        return None
+    fork = -1 if fork is None else fork
+    conn.execute(txos.delete().where(txos.c.height > fork))
+    conn.execute(txos.update().where(txos.c.spent_height > fork).values(spent_txid=None, spent_height=None))
+    conn.execute(chain_txs.delete().where(chain_txs.c.height > fork))
+    conn.execute(chain_blocks.delete().where(chain_blocks.c.height > fork))
+    conn.execute(
+        wallet_sync.update().where(wallet_sync.c.synced_height > fork)
+        .values(synced_height=None if fork < 0 else fork)
+    )
+    return fork
+
+
+def _sync_chunk(
+    store: Store,
+    source: ChainSource,
+    network: Network,
+    wallets: list[_WalletRow],
+    start: int,
+    stop: int,
+    on_block: Callable[[ScannedBlock], None] | None,
+) -> tuple[int, int]:
+    names = [w.name for w in wallets]
+    with store.read() as conn:
+        derived = [
+            WatchedScript(r[0], Branch(r[1]), r[2], bytes(r[3]))
+            for r in conn.execute(
+                sa.select(wallet_scripts.c.wallet, wallet_scripts.c.branch, wallet_scripts.c.idx,
+                          wallet_scripts.c.script_pubkey).where(wallet_scripts.c.wallet.in_(names))
+            )
+        ]
+        rows = conn.execute(
+            sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.script_pubkey, txos.c.height)
+            .where(txos.c.wallet.in_(names), txos.c.spent_txid.is_(None))
+        ).all()
+        used = conn.execute(
+            sa.select(txos.c.script_pubkey).where(txos.c.wallet.in_(names)).distinct()
+        ).scalars().all()
+    unspent = [Credit(bytes(r[0]), r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+    descriptors = {w.name: parse_descriptor(w.descriptor, network) for w in wallets}
+    watch = WatchSet(descriptors, {w.name: w.gap_limit for w in wallets}, derived=derived,
+                     used=[bytes(s) for s in used])
+    result = scan_wallets(source, watch, start, stop, unspent=unspent, on_block=on_block)
+    # Scripts derived in this chunk may have been paid before it (an address used out of order):
+    # find their earlier coins, then follow those coins through this chunk, until nothing moves.
+    birth = min(w.birth_height for w in wallets)
+    stored = known_scripts(derived)
+    searched: set[bytes] = set()
+    fresh = {w.script_pubkey for w in watch.newly_derived} - stored
+    while fresh and start > birth:
+        mark = len(watch.newly_derived)
+        earlier = scan_wallets(source, watch, birth, start - 1, only=frozenset(fresh))
+        spent = {e.event.outpoint for e in earlier.events if isinstance(e.event, Debit)}
+        seed = [e.event for e in earlier.events if isinstance(e.event, Credit) and e.event.outpoint not in spent]
+        later = scan_wallets(source, watch, start, stop, only=frozenset(fresh), unspent=seed)
+        _merge(result, earlier)
+        _merge(result, later)
+        searched |= fresh
+        fresh = {w.script_pubkey for w in watch.newly_derived[mark:]} - searched
+    with store.write() as (conn, _head):
+        _store_scripts(conn, [w for w in watch.newly_derived if w.script_pubkey not in stored])
+        credits, debits = _store_events(conn, result.events)
+        _store_facts(conn, result.facts.values())
+        _store_blocks(conn, result.blocks)
+        conn.execute(wallet_sync.update().where(wallet_sync.c.wallet.in_(names)).values(synced_height=stop))
+        missing = set(names) - set(conn.execute(sa.select(wallet_sync.c.wallet).where(wallet_sync.c.wallet.in_(names))).scalars())
+        for name in missing:
+            conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=DEFAULT_GAP_LIMIT, synced_height=stop))
+    return credits, debits
+
+
+def known_scripts(derived: Sequence[WatchedScript]) -> set[bytes]:
+    return {w.script_pubkey for w in derived}
+
+
+def _merge(into: WalletScan, other: WalletScan) -> None:
+    """Adds `other`'s events and facts to `into`, once each, in chain order."""
+    seen = {_identity(e.event) for e in into.events}
+    into.events += [e for e in other.events if _identity(e.event) not in seen]
+    into.facts.update(other.facts)
+    into.events.sort(key=lambda e: (e.event.height, into.facts[_txid(e.event)].tx_index))
+
+
+def _identity(event: Credit | Debit) -> tuple:
+    if isinstance(event, Credit):
+        return ("credit", event.txid, event.vout)
+    return ("debit", event.outpoint.txid, event.outpoint.vout)
+
+
+def _txid(event: Credit | Debit) -> bytes:
+    return event.txid if isinstance(event, Credit) else event.spending_txid
+
+
+def _store_events(conn: Connection, events) -> tuple[int, int]:
+    credits = [e for e in events if isinstance(e.event, Credit)]
+    debits = [e for e in events if isinstance(e.event, Debit)]
+    if credits:
+        conn.execute(
+            txos.insert(),
+            [{"txid": c.event.txid, "vout": c.event.vout, "wallet": c.wallet, "script_pubkey": c.event.script_pubkey,
+              "value_sat": c.event.value_sat, "height": c.event.height, "spent_txid": None, "spent_height": None}
+             for c in credits],
+        )
+    for d in debits:
+        outpoint: OutPoint = d.event.outpoint
+        conn.execute(
+            txos.update()
+            .where(txos.c.txid == outpoint.txid, txos.c.vout == outpoint.vout)
+            .values(spent_txid=d.event.spending_txid, spent_height=d.event.height)
+        )
+    return len(credits), len(debits)
+
+
+def _store_facts(conn: Connection, facts: Iterable) -> None:
+    facts = list(facts)
+    if not facts:
+        return
+    known = set(
+        bytes(t) for t in conn.execute(sa.select(chain_txs.c.txid).where(chain_txs.c.txid.in_([f.txid for f in facts])))
+        .scalars()
+    )
+    new = [f for f in facts if f.txid not in known]
+    if new:
+        conn.execute(
+            chain_txs.insert(),
+            [{"txid": f.txid, "height": f.height, "tx_index": f.tx_index, "input_count": f.input_count,
+              "output_count": f.output_count, "output_total_sat": f.output_total_sat} for f in new],
+        )
+
+
+def _store_blocks(conn: Connection, blocks: Sequence[ScannedBlock]) -> None:
+    if not blocks:
+        return
+    heights = [b.height for b in blocks]
+    conn.execute(chain_blocks.delete().where(chain_blocks.c.height.between(min(heights), max(heights))))
+    conn.execute(chain_blocks.insert(), [{"height": b.height, "hash": b.hash, "time": b.time} for b in blocks])
