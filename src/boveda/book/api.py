@@ -160,15 +160,19 @@ class Book:
     # -- recording ------------------------------------------------------------------------
 
     @contextmanager
-    def atomic(self) -> Iterator[None]:
-        """Group several changes into one transaction: all are recorded, or none."""
+    def atomic(self) -> Iterator[Connection]:
+        """Group several changes into one transaction: all are recorded, or none.
+
+        Yields the transaction's connection, for layers that keep their own tables in the
+        book's database (the wallets' derived scripts) and must write in the same transaction.
+        """
         if self._tx is not None:
-            yield
+            yield self._tx.conn
             return
         with self.store.write() as (conn, head):
             self._tx = _Tx(conn, head)
             try:
-                yield
+                yield conn
             finally:
                 self._tx = None
 

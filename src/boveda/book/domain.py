@@ -339,6 +339,14 @@ def check_text(text: str, *, what: str, required: bool = True) -> str | None:
     return stripped
 
 
+def check_stored_text(text: str | None, *, what: str, required: bool = True) -> None:
+    """A text field of a stored event: as :func:`check_text` would have left it (trimmed, one line)."""
+    if text is None and not required:
+        return
+    if check_text(text, what=what, required=required) != text:
+        raise BookError(f"{what} must not be blank or have leading or trailing blanks")
+
+
 def check_txid(txid: str) -> str:
     """A transaction id as 64 hex digits (the usual big-endian display order); returned lower-case."""
     if not isinstance(txid, str) or not _TXID_RE.fullmatch(txid.lower()):

@@ -16,7 +16,7 @@ from boveda.book.domain import (
     Entry,
     EntryKind,
     check_amount_sat,
-    check_text,
+    check_stored_text,
     check_txid,
 )
 from boveda.book.errors import BookError
@@ -60,18 +60,18 @@ def check_entry(state: StateView, entry: Entry, *, from_lot: bool = False) -> di
     """
     if not isinstance(entry.kind, EntryKind):
         raise BookError(f"unknown entry kind {entry.kind!r}")
-    if entry.entry_id != state.next_entry_id():
+    if type(entry.entry_id) is not int or entry.entry_id != state.next_entry_id():
         raise BookError(f"entry id {entry.entry_id} is out of sequence (next is {state.next_entry_id()})")
     accounts = _check_postings(entry)
     for account in accounts:
         _check_account_exists(state, account)
     _check_roles(state, entry, accounts, from_lot=from_lot)
     if entry.kind in KINDS_NEEDING_AUTHORITY:
-        _check_canonical_text(entry.authority_ref, what=f"{entry.kind.value} order/agreement reference")
+        check_stored_text(entry.authority_ref, what=f"{entry.kind.value} order/agreement reference")
     elif entry.authority_ref is not None:
-        _check_canonical_text(entry.authority_ref, what="authority reference")
+        check_stored_text(entry.authority_ref, what="authority reference", required=False)
     if entry.memo is not None:
-        _check_canonical_text(entry.memo, what="reason")
+        check_stored_text(entry.memo, what="reason", required=False)
     for txid in entry.txids:
         if check_txid(txid) != txid:
             raise BookError(f"txid {txid!r} is not in canonical lower-case form")
@@ -84,11 +84,6 @@ def check_entry(state: StateView, entry: Entry, *, from_lot: bool = False) -> di
     if (entry.lot_id is not None) != from_lot:
         raise BookError("only a lot transition's entry may name a lot")
     return _new_balances(state, entry, accounts)
-
-
-def _check_canonical_text(text: str | None, *, what: str) -> None:
-    if check_text(text, what=what) != text:
-        raise BookError(f"{what} has leading or trailing blanks")
 
 
 def _check_postings(entry: Entry) -> list[Account]:

@@ -33,7 +33,7 @@ from boveda.book.domain import (
     check_descriptor,
     check_outpoint,
     check_share_bp,
-    check_text,
+    check_stored_text,
     check_txid,
     check_wallet_name,
     format_percent_bp,
@@ -106,16 +106,9 @@ def _balances(new_balances: dict[str, int]) -> tuple[Balance, ...]:
     return tuple(Balance(account, balance_sat) for account, balance_sat in new_balances.items())
 
 
-def _canonical_text(text: str | None, *, what: str, required: bool = True) -> None:
-    if text is None and not required:
-        return
-    if check_text(text, what=what, required=required) != text:
-        raise BookError(f"{what} must not be blank or have leading or trailing blanks")
-
-
 def _apply_reserve(state: StateView, reserve: Reserve) -> Effects:
     check_code(reserve.code, what="reserve code")
-    _canonical_text(reserve.name, what="reserve name")
+    check_stored_text(reserve.name, what="reserve name")
     if not isinstance(reserve.no_sale, bool):
         raise BookError("no_sale must be true or false")
     if reserve.address_cap_sat is not None:
@@ -127,7 +120,7 @@ def _apply_reserve(state: StateView, reserve: Reserve) -> Effects:
 
 def _apply_partner(state: StateView, partner: Partner) -> Effects:
     check_code(partner.code, what="partner code")
-    _canonical_text(partner.name, what="partner name")
+    check_stored_text(partner.name, what="partner name")
     if state.partner(partner.code) is not None:
         raise BookError(f"partner {partner.code} already exists")
     return Effects(added=(partner,))
@@ -135,8 +128,8 @@ def _apply_partner(state: StateView, partner: Partner) -> Effects:
 
 def _apply_case(state: StateView, case: Case) -> Effects:
     check_case_number(case.number)
-    _canonical_text(case.agency, what="agency")
-    _canonical_text(case.court, what="court", required=False)
+    check_stored_text(case.agency, what="agency")
+    check_stored_text(case.court, what="court", required=False)
     if state.case(case.number) is not None:
         raise BookError(f"case {case.number} already exists")
     new_agency = () if state.agency(case.agency) is not None else (Agency(case.agency),)
@@ -179,7 +172,7 @@ def _check_canonical_txid(txid: str) -> None:
 
 def _apply_seizure(state: StateView, event: LotSeized) -> Effects:
     lot = event.lot
-    if lot.lot_id != state.next_lot_id():
+    if type(lot.lot_id) is not int or lot.lot_id != state.next_lot_id():
         raise BookError(f"lot id {lot.lot_id} is out of sequence (next is {state.next_lot_id()})")
     if state.case(lot.case_number) is None:
         raise BookError(f"unknown case {lot.case_number!r}: add it with boveda case add")
@@ -191,7 +184,7 @@ def _apply_seizure(state: StateView, event: LotSeized) -> Effects:
     if len(set(lot.seizure_outpoints)) != len(lot.seizure_outpoints):
         raise BookError("a lot lists each seized outpoint at most once")
     _check_date(lot.seized_on, what="seizure date")
-    _canonical_text(lot.seizure_ref, what="seizure reference", required=False)
+    check_stored_text(lot.seizure_ref, what="seizure reference", required=False)
     if lot.state is not LotState.SEIZED or lot.parent_lot_id is not None:
         raise BookError("a new lot starts seized, with no parent")
     if event.entry != seizure_entry(lot, state.next_entry_id()):
@@ -202,6 +195,10 @@ def _apply_seizure(state: StateView, event: LotSeized) -> Effects:
 
 def _apply_transition(state: StateView, event: LotTransitioned) -> Effects:
     t = event.transition
+    if any(type(n) is not int for n in (t.transition_id, t.lot_id)) or not (
+        t.entry_id is None or type(t.entry_id) is int
+    ):
+        raise BookError("a lot transition's ids must be whole numbers")
     lot = state.lot(t.lot_id)
     if lot is None:
         raise BookError(f"unknown lot {t.lot_id}")
@@ -216,7 +213,7 @@ def _apply_transition(state: StateView, event: LotTransitioned) -> Effects:
     if destination is not None and destination.kind is AccountKind.RESERVE:
         reserve = state.reserve(destination.name)
     check_transition(lot, t.to_state, reserve=reserve)
-    _canonical_text(t.authority_ref, what=f"{t.to_state.value} order/agreement reference")
+    check_stored_text(t.authority_ref, what=f"{t.to_state.value} order/agreement reference")
     if t.txid is not None:
         _check_canonical_txid(t.txid)
     if not moving:

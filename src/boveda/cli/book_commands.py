@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 import click
 
-from boveda.book import Book, BookError
+from boveda.book import Book
 from boveda.book.domain import (
     Balance,
     Entry,
@@ -27,38 +26,15 @@ from boveda.book.domain import (
     parse_usd_cents,
 )
 from boveda.book.store import describe
+from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _location, _open_book, _table
+from boveda.bitcoin.network import Network
 from boveda.money import format_btc, parse_btc
+from boveda.wallets.descriptors import DescriptorError
+from boveda.wallets.registry import register_wallet
+from boveda.wallets.sync import parse_network, stored_network
+from boveda.wallets.watch import DEFAULT_GAP_LIMIT
 
 EXIT_CHECK_FAILED = 1
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-DATE_OPTION = click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Effective date (default: today, UTC).")
-
-
-def _location(ctx: click.Context) -> str:
-    obj = ctx.find_root().obj or {}
-    return obj.get("book", "boveda.db")
-
-
-@contextmanager
-def _open_book(ctx: click.Context) -> Iterator[Book]:
-    with Book.open(_location(ctx)) as book:
-        yield book
-
-
-def _group(cli: click.Group, name: str, help_text: str) -> click.Group:
-    """The group ``name`` of ``cli``: reused if another module registered it, else created."""
-    existing = cli.commands.get(name)
-    if isinstance(existing, click.Group):
-        return existing
-    group = click.Group(name, help=help_text)
-    cli.add_command(group)
-    return group
-
-
-def _echo_json(document: Any) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
 
 def _stream_json_list(key: str, items: Iterable[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
     """Write ``{"<key>": [...], **extra}`` item by item (a journal may hold millions of entries)."""
@@ -132,12 +108,6 @@ def balance_json(balance: Balance) -> dict[str, Any]:
 def wallet_json(wallet: Wallet) -> dict[str, Any]:
     return {"name": wallet.name, "owner": wallet.owner, "descriptor": wallet.descriptor,
             "birth_height": wallet.birth_height}
-
-
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def _short(txid: str | None) -> str:
@@ -388,21 +358,29 @@ def transfer_add(ctx: click.Context, from_account: str, to_account: str, amount:
 @click.option("--case", "case_number", help="The case whose custody the wallet holds.")
 @click.option("--descriptor", required=True, help="Output descriptor with its checksum (…#abcdefgh).")
 @click.option("--birth-height", type=click.IntRange(min=0), help="First block that can hold its coins.")
+@click.option("--gap-limit", type=click.IntRange(1, 10_000), default=DEFAULT_GAP_LIMIT, show_default=True,
+              help="Unused addresses watched past the last used one, per branch.")
+@click.option("--network", "network_name", help="main, testnet4, signet or regtest (default: the book's, else main).")
 @click.pass_context
 def wallet_add(ctx: click.Context, name: str, reserve: str | None, case_number: str | None, descriptor: str,
-               birth_height: int | None) -> None:
-    """Register a watch-only wallet NAME of a reserve or of a case's custody.
+               birth_height: int | None, gap_limit: int, network_name: str | None) -> None:
+    """Register a watch-only wallet NAME of a reserve or of a case's custody, and derive its first scripts.
 
     \b
     Example:
       boveda wallet add sv-cold --reserve SV --birth-height 800000 \\
-        --descriptor "wpkh([d34db33f/84h/0h/0h]xpub6C…/0/*)#8lqz2vvm"
+        --descriptor "wpkh([d34db33f/84h/0h/0h]xpub6C…/<0;1>/*)#8lqz2vvm"
     """
     if (reserve is None) == (case_number is None):
         raise click.UsageError("give exactly one of --reserve CODE or --case NUMBER")
     with _open_book(ctx) as book:
-        wallet = book.add_wallet(name, descriptor=descriptor, reserve=reserve, case=case_number,
-                                 birth_height=birth_height)
+        network = parse_network(network_name) if network_name else stored_network(book.store)
+        try:
+            wallet = register_wallet(book, name, descriptor, network=network or Network.MAIN, reserve=reserve,
+                                     case=case_number, birth_height=birth_height, gap_limit=gap_limit)
+        except DescriptorError as exc:
+            hint = "" if network else " (checked for mainnet: pass --network for another network)"
+            raise DescriptorError(f"{exc}{hint}") from None
     click.echo(f"wallet {wallet.name} registered for {wallet.owner}")
 
 
@@ -620,4 +598,4 @@ def register(cli: click.Group) -> None:
         audit.add_command(command)
 
 
-__all__ = ["register", "BookError"]
+__all__ = ["register"]

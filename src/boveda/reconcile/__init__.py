@@ -2,7 +2,7 @@
 journal, and state every disagreement as a value. Pure: no disk, no network."""
 
 from boveda.reconcile.classify import classify, classify_account
-from boveda.reconcile.explain import explain
+from boveda.reconcile.explain import Explanation, explain, explain_findings
 from boveda.reconcile.facts import ChainTx, Owned, ReconcileError
 from boveda.reconcile.match import reconcile, reconcile_account
 from boveda.reconcile.model import (
@@ -21,6 +21,7 @@ __all__ = [
     "ChainTx",
     "Discrepancy",
     "DiscrepancyKind",
+    "Explanation",
     "Movement",
     "MovementKind",
     "Owned",
@@ -31,6 +32,7 @@ __all__ = [
     "classify",
     "classify_account",
     "explain",
+    "explain_findings",
     "reconcile",
     "reconcile_account",
 ]

@@ -37,28 +37,30 @@ def classify_account(account: str, tx: ChainTx) -> Movement | None:
 def classify_fields(account: str, tx: ChainTx) -> Classified | None:
     """:func:`classify_account` as a plain tuple, for reconciling a million transactions."""
     in_sat = in_count = 0
-    for owned in tx.inputs:
+    inputs = tx.inputs
+    for owned in inputs:
         if owned.account == account:
             in_sat += owned.value_sat
             in_count += 1
-    out_sat = out_count = 0
+    out_sat = 0
     for owned in tx.outputs:
         if owned.account == account:
             out_sat += owned.value_sat
-            out_count += 1
-    if not in_count and not out_count:
-        return None
-    if len(tx.inputs) > tx.input_count or len(tx.outputs) > tx.output_count:
+    if not in_count and not out_sat:
+        return None  # DESIGN.md: an inflow needs out_R > 0
+    input_count = tx.input_count
+    if len(inputs) > input_count or len(tx.outputs) > tx.output_count:
         raise ReconcileError(f"transaction {tx.txid_hex}: more tracked inputs or outputs than it has")
     if not in_count:
-        return _INFLOW, out_sat, None, 0, out_sat, _far_side(account, tx.inputs, tx.input_count)
-    if in_count < tx.input_count:
-        return _MIXED, out_sat - in_sat, None, in_sat, out_sat, _far_side(account, tx.inputs, tx.input_count)
-    fee_sat = in_sat - tx.output_total_sat
-    others_sat = tx.output_total_sat - out_sat
+        return _INFLOW, out_sat, None, 0, out_sat, _far_side(account, inputs, input_count) if inputs else EXTERNAL
+    if in_count < input_count:
+        return _MIXED, out_sat - in_sat, None, in_sat, out_sat, _far_side(account, inputs, input_count)
+    output_total_sat = tx.output_total_sat
+    fee_sat = in_sat - output_total_sat
+    others_sat = output_total_sat - out_sat
     if fee_sat < 0 or others_sat < 0:
         raise ReconcileError(
-            f"transaction {tx.txid_hex}: its outputs ({tx.output_total_sat} sat) exceed its inputs ({in_sat} sat)"
+            f"transaction {tx.txid_hex}: its outputs ({output_total_sat} sat) exceed its inputs ({in_sat} sat)"
             if fee_sat < 0 else f"transaction {tx.txid_hex}: tracked outputs exceed its output total"
         )
     if not others_sat:

@@ -3,67 +3,83 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from boveda.money import format_btc
-from boveda.reconcile.model import EXTERNAL, Discrepancy, DiscrepancyKind, Reconciliation
+from boveda.reconcile.model import EXTERNAL, Discrepancy, DiscrepancyKind, Reconciliation, Severity
 
 _D = DiscrepancyKind
 _LISTED = 5  # findings named one by one before the rest are summed up
 
 
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One sentence; ``severity`` is that of the findings it sums up (``None`` for a balance note)."""
+
+    severity: Severity | None
+    text: str
+
+
 def explain(reconciliation: Reconciliation) -> tuple[str, ...]:
     """One sentence per group of like findings, the most severe first; empty when the book
     matches the chain (fees the book does not record are not irregularities)."""
+    return tuple(e.text for e in explain_findings(reconciliation))
+
+
+def explain_findings(reconciliation: Reconciliation) -> tuple[Explanation, ...]:
+    """:func:`explain` with each sentence's severity."""
     r = reconciliation
     who = r.reserve
     by_kind: dict[DiscrepancyKind, list[Discrepancy]] = {}
     for found in r.discrepancies:
         by_kind.setdefault(found.kind, []).append(found)
-    sentences: list[str] = []
+    sentences: list[Explanation] = []
+
+    def add(severity: Severity | None, text: str) -> None:
+        sentences.append(Explanation(severity, text + "."))
 
     claims = by_kind.get(_D.CLAIMED_PURCHASE_IS_INTERNAL, [])
     for counterparty, group in _by_counterparty(claims):
         where = (f"moved between {who}'s own wallets" if counterparty == r.account
                  else f"came from {counterparty}, another tracked holding")
-        sentences.append(f"{_btc(group)} BTC recorded as purchases {_dates(group)} {where} ({_txs(group)})")
+        add(Severity.CRITICAL, f"{_btc(group)} BTC recorded as purchases {_dates(group)} {where} ({_txs(group)})")
 
     for counterparty, group in _by_counterparty(by_kind.get(_D.UNRECORDED_OUTFLOW, [])):
-        sentences.append(f"{_btc(group)} BTC left {who}'s wallets {_dates(group)} to {_party(counterparty)} "
-                         f"with no authorising entry in the book ({_txs(group)})")
+        add(Severity.CRITICAL,
+            f"{_btc(group)} BTC left {who}'s wallets {_dates(group)} to {_party(counterparty)} "
+            f"with no authorising entry in the book ({_txs(group)})")
 
     mismatches = by_kind.get(_D.AMOUNT_MISMATCH, [])
     for found in mismatches[:_LISTED]:
         kind = found.entry_kind.value if found.entry_kind else "entry"
-        sentences.append(
+        add(Severity.CRITICAL,
             f"Entry #{found.entry_id} ({kind}, {found.on}) records {_signed(found.book_amount_sat)} BTC for {who} "
-            f"but the chain shows {_signed(found.chain_amount_sat)} BTC (transaction {_short(found.txid_hex)})"
-        )
+            f"but the chain shows {_signed(found.chain_amount_sat)} BTC (transaction {_short(found.txid_hex)})")
     if len(mismatches) > _LISTED:
         rest = mismatches[_LISTED:]
-        sentences.append(f"{len(rest)} more entries disagree with the chain by {_btc(rest)} BTC in all")
+        add(Severity.CRITICAL, f"{len(rest)} more entries disagree with the chain by {_btc(rest)} BTC in all")
 
     for counterparty, group in _by_counterparty(by_kind.get(_D.UNRECORDED_INFLOW, [])):
-        sentences.append(f"{_btc(group)} BTC arrived in {who}'s wallets {_dates(group)} from {_party(counterparty)} "
-                         f"with no entry in the book ({_txs(group)})")
+        add(Severity.WARNING,
+            f"{_btc(group)} BTC arrived in {who}'s wallets {_dates(group)} from {_party(counterparty)} "
+            f"with no entry in the book ({_txs(group)})")
 
     unconfirmed = by_kind.get(_D.UNCONFIRMED_ENTRY, [])
     if unconfirmed:
         named = ", ".join(f"#{d.entry_id} ({d.entry_kind.value if d.entry_kind else 'entry'}, {d.on})"
                           for d in unconfirmed[:_LISTED])
         more = f" and {len(unconfirmed) - _LISTED} more" if len(unconfirmed) > _LISTED else ""
-        sentences.append(
+        add(Severity.WARNING,
             f"{_count(len(unconfirmed), 'entry', 'entries')} ({_btc(unconfirmed)} BTC) cite transactions "
-            f"not confirmed at height {r.height}: {named}{more}"
-        )
+            f"not confirmed at height {r.height}: {named}{more}")
 
     mixed = by_kind.get(_D.MIXED_INPUTS, [])
     if mixed:
         net_sat = sum(d.chain_amount_sat or 0 for d in mixed)
-        sentences.append(
+        add(Severity.REVIEW,
             f"{_count(len(mixed), 'transaction', 'transactions')} {_dates(mixed)} spent {who}'s coins together "
-            f"with coins of others (coinjoin or payjoin) and need review (net {_signed(net_sat)} BTC for {who})"
-        )
+            f"with coins of others (coinjoin or payjoin) and need review (net {_signed(net_sat)} BTC for {who})")
 
     unexplained_sat = r.balance_difference_sat - r.totals.fees_unbooked_sat
     if unexplained_sat:
@@ -74,8 +90,8 @@ def explain(reconciliation: Reconciliation) -> tuple[str, ...]:
         if r.totals.fees_unbooked_sat:
             sentence += (f", of which {format_btc(r.totals.fees_unbooked_sat)} BTC are fees paid on chain "
                          "that the book does not record")
-        sentences.append(sentence)
-    return tuple(s + "." for s in sentences)
+        add(None, sentence)
+    return tuple(sentences)
 
 
 def _by_counterparty(found: Iterable[Discrepancy]) -> list[tuple[str, list[Discrepancy]]]:

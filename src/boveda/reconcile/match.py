@@ -24,6 +24,7 @@ from boveda.reconcile.model import (
     Discrepancy,
     DiscrepancyKind,
     Movement,
+    MovementDraft,
     MovementKind,
     Reconciliation,
     Totals,
@@ -122,17 +123,17 @@ def _reconcile(
     movements: list[Movement] = []
     append = movements.append
     inflow_sat = outflow_sat = internal_sat = mixed_net_sat = fees_sat = 0
-    counts = dict.fromkeys(MovementKind, 0)
+    inflow_count = outflow_count = internal_count = mixed_count = 0
+    Draft = MovementDraft
     simple_seen = 0
     for tx, (kind, amount_sat, fee_sat, in_sat, out_sat, counterparty) in moves:
         txid = tx.txid_hex
-        counts[kind] += 1
         claim = by_txid.get(txid)
         ids: tuple[int, ...] = ()
         best = None
         if claim is not None and type(claim) is tuple and txid not in linked:
             simple_seen += 1
-            entry, delta_sat, claimed_sat = claim
+            entry, delta_sat, _ = claim
             best = entry.entry_id
             ids = (best,)
             if kind is _MIXED:
@@ -151,24 +152,30 @@ def _reconcile(
             ids = tuple(c[0].entry_id for c in claims)
             best = next((c[0].entry_id for c in claims if c[2] == amount_sat), min(ids))
         if kind is _INFLOW:
+            inflow_count += 1
             inflow_sat += amount_sat
             if best is None:
                 found.append(_movement_finding(_D.UNRECORDED_INFLOW, account, tx, amount_sat, fee_sat, counterparty))
         elif kind is _OUTFLOW:
+            outflow_count += 1
             outflow_sat += amount_sat
             fees_sat += fee_sat
             if best is None:
                 found.append(_movement_finding(_D.UNRECORDED_OUTFLOW, account, tx, amount_sat, fee_sat, counterparty))
         elif kind is _INTERNAL:
+            internal_count += 1
             internal_sat += amount_sat
             fees_sat += fee_sat
             if best is None:
                 fees_unbooked_sat += fee_sat
         else:
+            mixed_count += 1
             mixed_net_sat += amount_sat
             found.append(_movement_finding(_D.MIXED_INPUTS, account, tx, amount_sat, fee_sat, counterparty))
-        append(Movement(txid, tx.height, tx.tx_index, tx.block_date, kind, amount_sat, fee_sat, in_sat, out_sat,
-                        counterparty, best, ids))
+        movement = Draft(txid, tx.height, tx.tx_index, tx.block_date, kind, amount_sat, fee_sat, in_sat, out_sat,
+                         counterparty, best, ids)
+        movement.__class__ = Movement
+        append(movement)
 
     simple_count = sum(1 for held in by_txid.values() if type(held) is tuple) if not general else None
     if simple_count is None or simple_seen < simple_count:
@@ -187,7 +194,8 @@ def _reconcile(
         fees_sat=fees_sat,
         fees_unbooked_sat=fees_unbooked_sat,
         book_fees_sat=book_fees_sat,
-        movement_counts=tuple(counts.items()),
+        movement_counts=((_INFLOW, inflow_count), (_OUTFLOW, outflow_count), (_INTERNAL, internal_count),
+                         (_MIXED, mixed_count)),
         by_entry_kind_sat=tuple((kind, entry_kind_sat.get(kind, 0)) for kind in EntryKind),
     )
     far = height + 1
@@ -215,6 +223,9 @@ def _chain_side(
     """Confirmed transactions by txid, and the holding's classified ones in chain order."""
     confirmed: dict[str, ChainTx] = {}
     touched: list[tuple[ChainTx, Classified]] = []
+    append = touched.append
+    last = (-1, -1)
+    in_order = True
     for tx in chain_txs:
         if tx.height > height:
             continue
@@ -224,11 +235,13 @@ def _chain_side(
         confirmed[txid] = tx
         found = classify_fields(account, tx)
         if found is not None:
-            touched.append((tx, found))
-    for a, b in zip(touched, touched[1:]):
-        if a[0].height > b[0].height or (a[0].height == b[0].height and a[0].tx_index >= b[0].tx_index):
-            touched.sort(key=lambda item: (item[0].height, item[0].tx_index))
-            break
+            append((tx, found))
+            if in_order:
+                position = (tx.height, tx.tx_index)
+                in_order = position > last
+                last = position
+    if not in_order:
+        touched.sort(key=lambda item: (item[0].height, item[0].tx_index))
     return confirmed, touched
 
 

@@ -64,6 +64,20 @@ def chain_setting(conn: Connection, key: str) -> str | None:
     return conn.execute(sa.select(chain_settings.c.value).where(chain_settings.c.key == key)).scalar()
 
 
+def parse_network(name: str) -> Network:
+    try:
+        return Network.parse(name)
+    except ValueError as exc:
+        raise SyncError(str(exc)) from None
+
+
+def stored_network(store: Store) -> Network | None:
+    """The network this book's wallets live on, once a wallet was added or a sync ran."""
+    with store.read() as conn:
+        value = chain_setting(conn, "network")
+    return Network(value) if value else None
+
+
 def remember_chain(store: Store, datadir: str | None, network: Network | None) -> tuple[str, Network]:
     """The datadir and network to sync from: as given (then remembered), else as remembered."""
     with store.write() as (conn, _head):
@@ -100,6 +114,8 @@ def derive_wallet_scripts(conn: Connection, name: str, descriptor_text: str, net
     watch = WatchSet({name: descriptor}, {name: gap_limit})
     _store_scripts(conn, watch.newly_derived)
     conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=gap_limit, synced_height=None))
+    if chain_setting(conn, "network") is None:
+        _put(conn, "network", network.value)
     return len(watch.newly_derived)
 
 
