@@ -1,7 +1,8 @@
 """The main job: build a scenario's chain through Bitcoin Core's engine and run the real pipeline on it.
 
-Everything after the build is the code a user runs against their own node; only the chain
-is made up.
+Everything after the build — recording the book, registering wallets by descriptor, syncing
+from the block files, exposure, reconciliation, statements — is the code a user runs against
+their own node; only the chain and the book's contents are made up.
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from boveda.bitcoin.network import Network
+from boveda.book import Book
+from boveda.book.audit import AuditReport
 from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
-from boveda.chain.scanner import Credit
 from boveda.errors import BovedaError
+from boveda.reconcile.explain import explain
+from boveda.reconcile.load import reserve_statement, reserve_view
+from boveda.reconcile.model import Reconciliation
+from boveda.report.render_html import render_html
+from boveda.scenario.book import record_book
 from boveda.scenario.load import load_scenario
 from boveda.scenario.run import BuiltScenario, build_scenario, planned_block_count
-from boveda.wallets.descriptors import parse_descriptor
-from boveda.wallets.watch import WatchSet, scan_wallets
+from boveda.wallets.report import ExposureReport, exposure, wallet_state
+from boveda.wallets.sync import SyncReport, remember_chain, sync
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "article.toml"
+NETWORK = Network.REGTEST
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +44,23 @@ class WalletSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class ReserveSummary:
+    code: str
+    reconciliation: Reconciliation
+    sentences: tuple[str, ...]
+    exposure: ExposureReport
+    statement_path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class DemoResult:
     folder: Path
+    book_location: str
     built: BuiltScenario
-    tip_height: int
-    tip_hash_hex: str
+    sync_report: SyncReport
     wallets: tuple[WalletSummary, ...]
+    reserves: tuple[ReserveSummary, ...]
+    audit: AuditReport
 
 
 class Progress:
@@ -69,26 +88,41 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
     progress.stage("Building the regtest chain through Bitcoin Core's engine", planned_block_count(scenario))
     built = build_scenario(scenario, datadir, on_block=lambda height, _planned: progress.advance(height))
 
-    tracked = [w for w in built.wallets if w.owner.startswith(("reserve:", "custody:"))]
-    descriptors = {w.name: parse_descriptor(w.descriptor, Network.REGTEST) for w in tracked}
-    with KernelSource(datadir, Network.REGTEST) as kernel:
-        tip = kernel.tip()
-        with BlockFileSource(datadir, Network.REGTEST, kernel=kernel) as files:
-            progress.stage("Scanning the block files for every wallet", tip.height + 1)
-            events = scan_wallets(
-                files, WatchSet(descriptors), 0, tip.height, on_block=lambda block: progress.advance(block.height + 1)
-            ).events
-    balances = {w.name: 0 for w in tracked}
-    txids: dict[str, set[bytes]] = {w.name: set() for w in tracked}
-    for wallet_event in events:
-        event = wallet_event.event
-        if isinstance(event, Credit):
-            balances[wallet_event.wallet] += event.value_sat
-            txids[wallet_event.wallet].add(event.txid)
-        else:
-            balances[wallet_event.wallet] -= event.value_sat
-            txids[wallet_event.wallet].add(event.spending_txid)
-    summaries = tuple(
-        WalletSummary(w.name, w.owner, balances[w.name], len(txids[w.name]), w.balance_sat) for w in tracked
-    )
-    return DemoResult(folder, built, tip.height, tip.hash_hex, summaries)
+    book_location = str(folder / "boveda.db")
+    Book.init(book_location)
+    with Book.open(book_location) as book:
+        progress.stage("Recording the book and registering wallets by descriptor", len(built.book_records))
+        record_book(book, built, NETWORK)
+        progress.advance(len(built.book_records))
+        remember_chain(book.store, str(datadir.resolve()), NETWORK)
+
+        with KernelSource(datadir, NETWORK) as kernel, BlockFileSource(datadir, NETWORK, kernel=kernel) as files:
+            tip = kernel.tip()
+            progress.stage("Syncing the wallets from the block files", tip.height + 1)
+            sync_report = sync(book.store, files, network=NETWORK,
+                               on_block=lambda block, _tip: progress.advance(block.height + 1))
+
+        wallets = _wallet_summaries(book, built)
+        reserves = []
+        for reserve in book.reserves():
+            view = reserve_view(book, reserve.code)
+            with book.store.read() as conn:
+                exposed = exposure(conn, reserve.code, NETWORK, reserve.address_cap_sat)
+            statement_path = folder / f"statement-{reserve.code}.html"
+            statement_path.write_text(render_html(reserve_statement(book, reserve.code)), encoding="utf-8")
+            reserves.append(ReserveSummary(reserve.code, view.reconciliation, explain(view.reconciliation),
+                                           exposed, statement_path))
+        audit = book.verify()
+    return DemoResult(folder, book_location, built, sync_report, wallets, tuple(reserves), audit)
+
+
+def _wallet_summaries(book: Book, built: BuiltScenario) -> tuple[WalletSummary, ...]:
+    summaries = []
+    with book.store.read() as conn:
+        for wallet in built.wallets:
+            if not wallet.owner.startswith(("reserve:", "custody:")):
+                continue
+            state = wallet_state(conn, wallet.name, NETWORK)
+            summaries.append(WalletSummary(wallet.name, wallet.owner, state.balance_sat, len(state.history),
+                                           wallet.balance_sat))
+    return tuple(summaries)

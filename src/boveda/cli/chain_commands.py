@@ -43,10 +43,11 @@ def demo(folder: Path | None, scenario_path: Path | None) -> None:
     built = result.built
     console.print(
         f"\n[bold]{built.scenario.name}[/bold]: {built.scenario.description}\n"
-        f"Chain: regtest, {result.tip_height + 1} blocks validated by libbitcoinkernel, "
-        f"tip {result.tip_hash_hex} — datadir {built.datadir}\n"
+        f"Chain: regtest, {result.sync_report.tip_height + 1} blocks validated by libbitcoinkernel, "
+        f"tip {result.sync_report.tip_hash_hex}\nBook: {result.book_location} — "
+        f"{result.audit.events_checked} audited changes\n"
     )
-    table = Table(title="Wallets, scanned from the block files", title_justify="left")
+    table = Table(title="Wallets, registered by descriptor and synced from the block files", title_justify="left")
     for column, justify in (("wallet", "left"), ("owner", "left"), ("balance (BTC)", "right"), ("txs", "right"),
                             ("builder agrees", "center")):
         table.add_column(column, justify=justify)
@@ -54,6 +55,23 @@ def demo(folder: Path | None, scenario_path: Path | None) -> None:
         table.add_row(wallet.name, wallet.owner, btc(wallet.balance_sat), str(wallet.transaction_count),
                       "yes" if wallet.agrees else f"NO ({btc(wallet.expected_balance_sat)})")
     console.print(table)
+
+    for reserve in result.reserves:
+        r, exposed = reserve.reconciliation, reserve.exposure
+        verdict = "[red]critical discrepancies[/red]" if r.has_critical else "[green]book matches chain[/green]"
+        console.print(f"\n[bold]Reserve {reserve.code}[/bold] at height {r.height}: chain {btc(r.chain_balance_sat)} BTC, "
+                      f"book {btc(r.book_balance_sat)} BTC, {len(r.movements)} movements — {verdict}")
+        over_cap = ("no per-address cap" if exposed.address_cap_sat is None else
+                    f"{btc(exposed.over_cap_sat)} BTC above the {btc(exposed.address_cap_sat)} BTC per-address cap")
+        console.print(f"  exposure: {btc(exposed.revealed_sat)} BTC behind revealed keys, "
+                      f"{btc(exposed.reused_sat)} BTC at reused addresses, {over_cap}")
+        for sentence in reserve.sentences:
+            console.print(f"  - {sentence}", highlight=False)
+        console.print(f"  statement: {reserve.statement_path}")
+
+    audit_word = "intact" if result.audit.ok else "[red]BROKEN[/red]"
+    console.print(f"\nAudit log {audit_word}; head {result.audit.head.hash_hex} (publish it: boveda audit head)")
+    console.print(f"Try: boveda --book {result.book_location} reconcile --reserve SV")
     console.print(f"\nDone in {time.monotonic() - started:.1f} s. Everything is in {result.folder}")
 
 

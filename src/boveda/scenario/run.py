@@ -39,7 +39,8 @@ class BookRecord:
     date: datetime.date
     fields: tuple[tuple[str, object], ...]
     txid_hex: str | None
-    chain_amount_sat: int | None
+    chain_amount_sat: int | None  # what the transaction's recipient received
+    fee_sat: int | None  # what the transaction paid its miner
     note: str
 
     def get(self, key: str, default: object = None) -> object:
@@ -135,6 +136,7 @@ class _Runner:
         self._touch(event.source, event.target)
         tx: Transaction | None = None
         amount_sat: int | None = None
+        fee_sat: int | None = event.fee_sat
         if event.action is Action.MINE:
             for _ in range(event.blocks):
                 self._mine(self.last_time + _BURST_INTERVAL_S)
@@ -151,11 +153,12 @@ class _Runner:
                 raise BuilderError(f"wallet {event.source!r} has too little to split")
             part_sat, remainder_sat = divmod(total_sat, event.outputs)
             outputs = [(sim.receive_script(event.target), part_sat) for _ in range(event.outputs)]
-            tx = sim.pay(event.source, outputs, fee_sat=event.fee_sat + remainder_sat,
-                         utxos=[c.outpoint for c in coins])
+            fee_sat = event.fee_sat + remainder_sat
+            tx = sim.pay(event.source, outputs, fee_sat=fee_sat, utxos=[c.outpoint for c in coins])
             amount_sat = part_sat * event.outputs
         if tx is not None:
             self.transaction_count += 1
         if event.book is not None:
             txid_hex = tx.txid_hex if tx is not None else None
-            self.records.append(BookRecord(self.scenario.date_of(event), event.book, txid_hex, amount_sat, event.note))
+            self.records.append(BookRecord(self.scenario.date_of(event), event.book, txid_hex, amount_sat,
+                                           fee_sat if tx is not None else None, event.note))
