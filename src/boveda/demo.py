@@ -16,6 +16,7 @@ from boveda.book.audit import AuditReport
 from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
 from boveda.errors import BovedaError
+from boveda.proofs.demo import ProvedReserve, prove_and_verify
 from boveda.reconcile.explain import explain
 from boveda.reconcile.load import reserve_statement, reserve_view
 from boveda.reconcile.model import Reconciliation
@@ -60,6 +61,7 @@ class DemoResult:
     sync_report: SyncReport
     wallets: tuple[WalletSummary, ...]
     reserves: tuple[ReserveSummary, ...]
+    proofs: tuple[ProvedReserve, ...]
     audit: AuditReport
 
 
@@ -112,8 +114,11 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
             statement_path.write_text(render_html(reserve_statement(book, reserve.code)), encoding="utf-8")
             reserves.append(ReserveSummary(reserve.code, view.reconciliation, explain(view.reconciliation),
                                            exposed, statement_path))
+        progress.stage("Proving each reserve at the tip (BIP-322) and verifying the bundles", len(reserves))
+        proofs = tuple(prove_and_verify(book, built, folder))
+        progress.advance(len(reserves))
         audit = book.verify()
-    return DemoResult(folder, book_location, built, sync_report, wallets, tuple(reserves), audit)
+    return DemoResult(folder, book_location, built, sync_report, wallets, tuple(reserves), proofs, audit)
 
 
 def _wallet_summaries(book: Book, built: BuiltScenario) -> tuple[WalletSummary, ...]:

@@ -69,6 +69,14 @@ def demo(folder: Path | None, scenario_path: Path | None) -> None:
             console.print(f"  - {sentence}", highlight=False)
         console.print(f"  statement: {reserve.statement_path}")
 
+    console.print("\n[bold]Proofs of reserves[/bold] (BIP-322, verified against the chain without the book):")
+    for proved in result.proofs:
+        verdict = "[green]verified[/green]" if proved.ok else f"[red]FAILED[/red]: {proved.report.verdict}"
+        console.print(f"  {proved.code}: {len(proved.bundle.addresses)} addresses, {btc(proved.bundle.assets_sat)} BTC "
+                      f"at height {proved.bundle.height} — {verdict} — {proved.bundle_path}")
+        console.print(f"    check it yourself: boveda verify {proved.bundle_path} --datadir {built.datadir} "
+                      f"--network regtest", highlight=False)
+
     audit_word = "intact" if result.audit.ok else "[red]BROKEN[/red]"
     console.print(f"\nAudit log {audit_word}; head {result.audit.head.hash_hex} (publish it: boveda audit head)")
     console.print(f"Try: boveda --book {result.book_location} reconcile --reserve SV")

@@ -44,9 +44,9 @@ def cli(ctx: click.Context, book: str) -> None:
 
 
 def _register_commands() -> None:
-    from boveda.cli import book_commands, chain_commands, reconcile_commands, wallet_commands
+    from boveda.cli import book_commands, chain_commands, proof_commands, reconcile_commands, wallet_commands
 
-    for module in (chain_commands, book_commands, wallet_commands, reconcile_commands):
+    for module in (chain_commands, book_commands, wallet_commands, reconcile_commands, proof_commands):
         module.register(cli)
 
 

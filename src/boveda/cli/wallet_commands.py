@@ -14,7 +14,7 @@ from boveda.cli.common import JSON_OPTION, _echo_json, _group, _open_book, _tabl
 from boveda.cli.render import BarProgress
 from boveda.money import format_btc
 from boveda.wallets.report import exposure, wallet_addresses, wallet_state
-from boveda.wallets.sync import SyncError, parse_network, remember_chain, stored_network, sync
+from boveda.wallets.sync import SyncError, chain_to_sync, parse_network, remember_chain, stored_network, sync
 
 
 def _network(book) -> Network:
@@ -40,12 +40,13 @@ def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | N
       boveda sync --datadir ~/.bitcoin --network main
     """
     with _open_book(ctx) as book:
-        datadir_text, network = remember_chain(
+        datadir_text, network = chain_to_sync(
             book.store, str(datadir.expanduser().resolve()) if datadir else None,
             parse_network(network_name) if network_name else None,
         )
         with KernelSource(datadir_text, network) as kernel, \
                 BlockFileSource(datadir_text, network, kernel=kernel) as files, BarProgress() as progress:
+            remember_chain(book.store, datadir_text, network)  # only a datadir that opened is remembered
             progress.stage("Syncing wallets", kernel.tip().height + 1)
             report = sync(book.store, files, network=network,
                           on_block=lambda block, _tip: progress.advance(block.height + 1))

@@ -16,7 +16,7 @@ from boveda.bitcoin.network import Network
 from boveda.bitcoin.script import ScriptType, classify
 from boveda.book.schema import wallets as wallets_table
 from boveda.errors import BovedaError, CodecError
-from boveda.wallets.tables import chain_blocks, txos, wallet_scripts, wallet_sync
+from boveda.wallets.tables import chain_blocks, chain_txs, txos, wallet_scripts, wallet_sync
 
 
 class WalletQueryError(BovedaError):
@@ -111,7 +111,13 @@ def wallet_state(conn: Connection, name: str, network: Network, at_height: int |
             deltas[(spent_height, bytes(spent_txid))] -= value_sat
         else:
             utxos.append(Coin(bytes(txid)[::-1].hex(), vout, value_sat, created, address_of(bytes(script), network)))
-    history = tuple(HistoryLine(txid[::-1].hex(), h, delta) for (h, txid), delta in sorted(deltas.items()))
+    # In chain order: by height, then by the transaction's position in its block.
+    positions = dict(conn.execute(
+        sa.select(chain_txs.c.txid, chain_txs.c.tx_index).where(chain_txs.c.txid.in_([t for _, t in deltas]))
+    ).all()) if deltas else {}
+    positions = {bytes(txid): index for txid, index in positions.items()}
+    ordered = sorted(deltas.items(), key=lambda item: (item[0][0], positions.get(item[0][1], 0), item[0][1]))
+    history = tuple(HistoryLine(txid[::-1].hex(), h, delta) for (h, txid), delta in ordered)
     utxos.sort(key=lambda c: (c.height, c.txid_hex, c.vout))
     return WalletState(name, owner, height, sum(c.value_sat for c in utxos), tuple(utxos), history)
 

@@ -22,7 +22,7 @@ from boveda.book.store import Store
 from boveda.chain.scanner import Credit, Debit, ScannedBlock
 from boveda.chain.source import ChainSource
 from boveda.errors import BovedaError
-from boveda.wallets.descriptors import Branch, parse_descriptor
+from boveda.wallets.descriptors import Branch, address_of, parse_descriptor
 from boveda.wallets.tables import chain_blocks, chain_settings, chain_txs, txos, wallet_scripts, wallet_sync
 from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WalletScan, WatchedScript, WatchSet, scan_wallets
 
@@ -78,22 +78,31 @@ def stored_network(store: Store) -> Network | None:
     return Network(value) if value else None
 
 
-def remember_chain(store: Store, datadir: str | None, network: Network | None) -> tuple[str, Network]:
-    """The datadir and network to sync from: as given (then remembered), else as remembered."""
-    with store.write() as (conn, _head):
+def chain_to_sync(store: Store, datadir: str | None, network: Network | None) -> tuple[str, Network]:
+    """The datadir and network to sync from: as given, else as remembered. Writes nothing.
+
+    A book holds one network's wallets: another network is refused once the book has wallets
+    or was synced (their descriptors and addresses belong to the first).
+    """
+    with store.read() as conn:
         stored_datadir = chain_setting(conn, "datadir")
-        stored_network = chain_setting(conn, "network")
-        datadir = datadir or stored_datadir
-        if datadir is None:
-            raise SyncError("no datadir known for this book: pass --datadir (it is remembered afterwards)")
-        network = network or (Network(stored_network) if stored_network else Network.MAIN)
-        if stored_network and network.value != stored_network and chain_setting(conn, "synced") == "yes":
-            raise SyncError(
-                f"this book was synced from {stored_network}, not {network.value}: use another book for another network"
-            )
+        stored = chain_setting(conn, "network")
+        committed = chain_setting(conn, "synced") == "yes" or conn.execute(
+            sa.select(sa.func.count()).select_from(wallets_table)).scalar()
+    datadir = datadir or stored_datadir
+    if datadir is None:
+        raise SyncError("no datadir known for this book: pass --datadir (it is remembered afterwards)")
+    network = network or (Network(stored) if stored else Network.MAIN)
+    if stored and network.value != stored and committed:
+        raise SyncError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
+    return datadir, network
+
+
+def remember_chain(store: Store, datadir: str, network: Network) -> None:
+    """Keeps the datadir and network for the next sync (call once the datadir was opened)."""
+    with store.write() as (conn, _head):
         _put(conn, "datadir", datadir)
         _put(conn, "network", network.value)
-    return datadir, network
 
 
 def _put(conn: Connection, key: str, value: str) -> None:
@@ -110,13 +119,34 @@ def derive_wallet_scripts(conn: Connection, name: str, descriptor_text: str, net
     """Derives a newly registered wallet's first `gap_limit` scripts per branch into the store."""
     if gap_limit < 1 or gap_limit > 10_000:
         raise SyncError(f"gap limit {gap_limit} is out of range: use 1..10000")
+    stored = chain_setting(conn, "network")
+    if stored is not None and stored != network.value:
+        raise SyncError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
     descriptor = parse_descriptor(descriptor_text, network)
     watch = WatchSet({name: descriptor}, {name: gap_limit})
+    taken = _owners(conn, [w.script_pubkey for w in watch.newly_derived])
+    if taken:
+        script, owner = next(iter(taken.items()))
+        raise SyncError(
+            f"wallet {name!r} would watch {address_of(script, network) or 'script ' + script.hex()}, already wallet {owner!r}'s: "
+            "a script belongs to one wallet, or its coins would count twice"
+        )
     _store_scripts(conn, watch.newly_derived)
     conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=gap_limit, synced_height=None))
-    if chain_setting(conn, "network") is None:
+    if stored is None:
         _put(conn, "network", network.value)
     return len(watch.newly_derived)
+
+
+def _owners(conn: Connection, scripts: Sequence[bytes]) -> dict[bytes, str]:
+    """The wallets that already hold any of `scripts`, by script."""
+    found: dict[bytes, str] = {}
+    for at in range(0, len(scripts), 5_000):
+        batch = list(scripts[at : at + 5_000])
+        found.update((bytes(s), w) for s, w in conn.execute(
+            sa.select(wallet_scripts.c.script_pubkey, wallet_scripts.c.wallet)
+            .where(wallet_scripts.c.script_pubkey.in_(batch))))
+    return found
 
 
 def _store_scripts(conn: Connection, scripts: Sequence[WatchedScript]) -> None:

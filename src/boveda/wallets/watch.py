@@ -55,7 +55,7 @@ class WatchSet:
             for branch in descriptor.branches:
                 self.newly_derived += self._derive_to(name, branch, self._gap[name])
         for script_pubkey in used:
-            self.newly_derived += self.mark_used(script_pubkey)
+            self.mark_used(script_pubkey)  # adds what it derives to newly_derived
 
     def _derive_to(self, name: str, branch: Branch, stop: int) -> list[WatchedScript]:
         start = self._derived.get((name, branch), 0)

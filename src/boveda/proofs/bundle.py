@@ -1,0 +1,291 @@
+"""The proof bundle: versioned JSON (docs/proof-bundle.md, docs/proof-bundle.schema.json), its value
+types, and a strict parser that names the field it refuses."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from boveda.bitcoin.network import Network
+from boveda.proofs.challenge import ProofError, check_challenge, liabilities_digest, proof_message
+
+BUNDLE_VERSION = 1
+PROOF_FORMATS = ("simple", "full")
+LIABILITY_KINDS = ("restitution", "sharing", "release")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenUtxo:
+    txid_hex: str  # as block explorers show it
+    vout: int
+    value_sat: int
+    height: int
+
+    def to_json(self) -> dict:
+        return {"txid": self.txid_hex, "vout": self.vout, "value_sat": self.value_sat, "height": self.height}
+
+
+@dataclass(frozen=True, slots=True)
+class AddressProof:
+    address: str
+    script_pubkey: bytes
+    wallet: str | None
+    balance_sat: int
+    utxos: tuple[ProvenUtxo, ...]
+    proof: str | None  # BIP-322, base64; None in an unsigned bundle
+    proof_format: str | None  # "simple" or "full"; None when unsigned
+
+    def to_json(self) -> dict:
+        return {
+            "address": self.address,
+            "script_pubkey": self.script_pubkey.hex(),
+            "wallet": self.wallet,
+            "balance_sat": self.balance_sat,
+            "utxos": [u.to_json() for u in self.utxos],
+            "proof": self.proof,
+            "proof_format": self.proof_format,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Liability:
+    """What the book says the reserve owes at the height and the chain has not paid yet (docs/proof-bundle.md)."""
+
+    kind: str  # restitution | sharing | release
+    creditor: str  # the account owed: external:victims, partner:CODE, external:claimant
+    amount_sat: int
+    entry_id: int
+    effective_date: str  # YYYY-MM-DD
+    authority_ref: str | None
+    txids: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "creditor": self.creditor,
+            "amount_sat": self.amount_sat,
+            "entry_id": self.entry_id,
+            "effective_date": self.effective_date,
+            "authority_ref": self.authority_ref,
+            "txids": list(self.txids),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProofBundle:
+    reserve: str
+    network: Network
+    height: int
+    block_hash_hex: str
+    challenge: str
+    scan_from_height: int
+    addresses: tuple[AddressProof, ...]
+    liabilities: tuple[Liability, ...]
+    assets_sat: int
+    liabilities_sat: int
+    net_sat: int
+    message: str = ""  # as stored; `expected_message` is what the fields define
+    version: int = BUNDLE_VERSION
+
+    @property
+    def expected_message(self) -> str:
+        """The message the fields define: the only one a verifier checks proofs against."""
+        return proof_message(
+            reserve=self.reserve, network=self.network, height=self.height, block_hash_hex=self.block_hash_hex,
+            challenge=self.challenge, liabilities_sha256=liabilities_digest([x.to_json() for x in self.liabilities]),
+        )
+
+    @property
+    def is_signed(self) -> bool:
+        return all(a.proof is not None for a in self.addresses)
+
+    def with_proofs(self, proofs: dict[str, tuple[str, str]]) -> ProofBundle:
+        """A copy with address -> (proof, format) filled in."""
+        addresses = tuple(
+            replace(a, proof=proofs[a.address][0], proof_format=proofs[a.address][1]) if a.address in proofs else a
+            for a in self.addresses
+        )
+        return replace(self, addresses=addresses)
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.version,
+            "reserve": self.reserve,
+            "network": self.network.value,
+            "height": self.height,
+            "block_hash": self.block_hash_hex,
+            "challenge": self.challenge,
+            "message": self.message,
+            "scan_from_height": self.scan_from_height,
+            "addresses": [a.to_json() for a in self.addresses],
+            "liabilities": [x.to_json() for x in self.liabilities],
+            "totals": {"assets_sat": self.assets_sat, "liabilities_sat": self.liabilities_sat, "net_sat": self.net_sat},
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_bundle(bundle: ProofBundle, path: Path) -> None:
+    try:
+        Path(path).write_text(bundle.dumps(), encoding="utf-8")
+    except OSError as exc:
+        raise ProofError(f"cannot write the bundle to {path}: {exc.strerror}") from None
+
+
+def load_bundle(path: Path | str) -> ProofBundle:
+    """Reads and strictly parses a bundle file; ProofError names what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProofError(f"no bundle file at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProofError(f"cannot read the bundle {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProofError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    return parse_bundle(document)
+
+
+# -- strict parsing ------------------------------------------------------------------------
+
+
+def _fields(document: Any, where: str, required: tuple[str, ...]) -> dict:
+    if not isinstance(document, dict):
+        raise ProofError(f"bundle field {where} must be an object")
+    for name in required:
+        if name not in document:
+            raise ProofError(f"bundle field {where}.{name} is missing" if where != "(top)" else
+                             f"bundle field {name} is missing")
+    unknown = sorted(set(document) - set(required))
+    if unknown:
+        raise ProofError(f"bundle field {_join(where, unknown[0])} is not part of bundle version {BUNDLE_VERSION}")
+    return document
+
+
+def _join(where: str, name: str) -> str:
+    return name if where == "(top)" else f"{where}.{name}"
+
+
+def _int(value: Any, field: str, *, minimum: int | None = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProofError(f"bundle field {field} must be an integer, not {json.dumps(value)[:40]}")
+    if minimum is not None and value < minimum:
+        raise ProofError(f"bundle field {field} must be at least {minimum}, not {value}")
+    return value
+
+
+_FORMS = {id(_HEX64): "64 lowercase hex digits", id(_HEX): "lowercase hex", id(_DATE): "a date YYYY-MM-DD"}
+
+
+def _str(value: Any, field: str, *, pattern: re.Pattern | None = None, nullable: bool = False) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
+        form = "a string" if pattern is None else _FORMS[id(pattern)]
+        raise ProofError(f"bundle field {field} must be {form}{' or null' if nullable else ''}, "
+                         f"not {json.dumps(value)[:40]}")
+    return value
+
+
+def _list(value: Any, field: str, parse: Callable[[Any, str], Any]) -> tuple:
+    if not isinstance(value, list):
+        raise ProofError(f"bundle field {field} must be a list")
+    return tuple(parse(item, f"{field}[{i}]") for i, item in enumerate(value))
+
+
+def _utxo(document: Any, where: str) -> ProvenUtxo:
+    d = _fields(document, where, ("txid", "vout", "value_sat", "height"))
+    return ProvenUtxo(_str(d["txid"], f"{where}.txid", pattern=_HEX64), _int(d["vout"], f"{where}.vout"),
+                      _int(d["value_sat"], f"{where}.value_sat"), _int(d["height"], f"{where}.height"))
+
+
+def _address(document: Any, where: str) -> AddressProof:
+    d = _fields(document, where, ("address", "script_pubkey", "wallet", "balance_sat", "utxos", "proof",
+                                  "proof_format"))
+    proof = _str(d["proof"], f"{where}.proof", nullable=True)
+    proof_format = _str(d["proof_format"], f"{where}.proof_format", nullable=True)
+    if proof_format not in (*PROOF_FORMATS, None) or (proof is None) != (proof_format is None):
+        raise ProofError(f"bundle field {where}.proof_format must be one of {', '.join(PROOF_FORMATS)} "
+                         "(null only when proof is null)")
+    return AddressProof(
+        _str(d["address"], f"{where}.address"),
+        bytes.fromhex(_str(d["script_pubkey"], f"{where}.script_pubkey", pattern=_HEX)),
+        _str(d["wallet"], f"{where}.wallet", nullable=True),
+        _int(d["balance_sat"], f"{where}.balance_sat"),
+        _list(d["utxos"], f"{where}.utxos", _utxo),
+        proof,
+        proof_format,
+    )
+
+
+def _liability(document: Any, where: str) -> Liability:
+    d = _fields(document, where, ("kind", "creditor", "amount_sat", "entry_id", "effective_date", "authority_ref",
+                                  "txids"))
+    kind = _str(d["kind"], f"{where}.kind")
+    if kind not in LIABILITY_KINDS:
+        raise ProofError(f"bundle field {where}.kind must be one of {', '.join(LIABILITY_KINDS)}, not {kind!r}")
+    return Liability(
+        kind,
+        _str(d["creditor"], f"{where}.creditor"),
+        _int(d["amount_sat"], f"{where}.amount_sat"),
+        _int(d["entry_id"], f"{where}.entry_id"),
+        _str(d["effective_date"], f"{where}.effective_date", pattern=_DATE),
+        _str(d["authority_ref"], f"{where}.authority_ref", nullable=True),
+        _list(d["txids"], f"{where}.txids", lambda v, f: _str(v, f, pattern=_HEX64)),
+    )
+
+
+_TOP = ("version", "reserve", "network", "height", "block_hash", "challenge", "message", "scan_from_height",
+        "addresses", "liabilities", "totals")
+
+
+def parse_bundle(document: Any) -> ProofBundle:
+    """A bundle from its JSON document; ProofError for an unknown version or any malformed field.
+
+    Only the form is checked here; whether the numbers and proofs are right is `verify`'s job.
+    """
+    if not isinstance(document, dict):
+        raise ProofError("a proof bundle is a JSON object")
+    if "version" not in document:
+        raise ProofError("bundle field version is missing")
+    version = _int(document["version"], "version")
+    if version != BUNDLE_VERSION:
+        raise ProofError(f"bundle version {version} is not known to this Bóveda (it reads version {BUNDLE_VERSION})")
+    d = _fields(document, "(top)", _TOP)
+    network_name = _str(d["network"], "network")
+    try:
+        network = Network(network_name)
+    except ValueError:
+        raise ProofError(f"bundle field network must be one of {', '.join(n.value for n in Network)}, "
+                         f"not {network_name!r}") from None
+    challenge = _str(d["challenge"], "challenge")
+    try:
+        check_challenge(challenge)
+    except ProofError as exc:
+        raise ProofError(f"bundle field challenge: {exc}") from None
+    totals = _fields(d["totals"], "totals", ("assets_sat", "liabilities_sat", "net_sat"))
+    return ProofBundle(
+        reserve=_str(d["reserve"], "reserve"),
+        network=network,
+        height=_int(d["height"], "height"),
+        block_hash_hex=_str(d["block_hash"], "block_hash", pattern=_HEX64),
+        challenge=challenge,
+        scan_from_height=_int(d["scan_from_height"], "scan_from_height"),
+        addresses=_list(d["addresses"], "addresses", _address),
+        liabilities=_list(d["liabilities"], "liabilities", _liability),
+        assets_sat=_int(totals["assets_sat"], "totals.assets_sat"),
+        liabilities_sat=_int(totals["liabilities_sat"], "totals.liabilities_sat"),
+        net_sat=_int(totals["net_sat"], "totals.net_sat", minimum=None),
+        message=_str(d["message"], "message"),
+        version=version,
+    )

@@ -1,0 +1,78 @@
+"""The message every address of a proof signs: it binds the reserve, network, block and the asker's nonce.
+
+The text is fixed (docs/proof-bundle.md), UTF-8, lines joined by "\\n", no trailing newline:
+
+    Bóveda proof of reserves v1
+    reserve: SV
+    network: regtest
+    height: 486
+    block: <block hash, hex as block explorers show it>
+    challenge: <nonce of whoever asked for the proof>
+    liabilities: <SHA-256 hex of the canonical JSON of the bundle's liabilities list>
+
+The last line makes the declared liabilities part of what the keys sign, so they cannot be edited
+in a bundle without breaking every proof. A verifier rebuilds the message from the bundle's fields;
+it never trusts a message string it is handed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from boveda.bitcoin.network import Network
+from boveda.errors import BovedaError
+
+MESSAGE_TITLE = "Bóveda proof of reserves v1"
+CHALLENGE_MAX_CHARS = 256
+_CHALLENGE_RE = re.compile(r"[^\x00-\x1f\x7f]+")  # one line of printable text
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+class ProofError(BovedaError):
+    """A proof cannot be made, read or checked as asked (bad input, not a failed check)."""
+
+
+def new_nonce() -> str:
+    """A fresh random challenge (128 bits, hex) for when the asker gave none."""
+    return secrets.token_hex(16)
+
+
+def check_challenge(text: str) -> str:
+    """The challenge as given, or ProofError: one line of 1..256 printable characters."""
+    if not isinstance(text, str) or not _CHALLENGE_RE.fullmatch(text) or len(text) > CHALLENGE_MAX_CHARS:
+        raise ProofError(
+            f"challenge must be one line of 1 to {CHALLENGE_MAX_CHARS} printable characters (no newline or tab)"
+        )
+    return text
+
+
+def canonical_json(document: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the form hashed into the message (as the audit log does)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def liabilities_digest(liabilities_json: Sequence[dict]) -> str:
+    return hashlib.sha256(canonical_json(list(liabilities_json))).hexdigest()
+
+
+def proof_message(
+    *, reserve: str, network: Network, height: int, block_hash_hex: str, challenge: str, liabilities_sha256: str
+) -> str:
+    """The text each address signs (BIP-322, UTF-8)."""
+    if not _HASH_RE.fullmatch(block_hash_hex) or not _HASH_RE.fullmatch(liabilities_sha256):
+        raise ProofError("block hash and liabilities digest must be 64 lowercase hex digits")
+    check_challenge(challenge)
+    return "\n".join((
+        MESSAGE_TITLE,
+        f"reserve: {reserve}",
+        f"network: {network.value}",
+        f"height: {height}",
+        f"block: {block_hash_hex}",
+        f"challenge: {challenge}",
+        f"liabilities: {liabilities_sha256}",
+    ))

@@ -1,0 +1,219 @@
+"""BIP-322 to_sign PSBTs for hardware and offline signers, and the assembly of their signatures.
+
+One PSBT (BIP-174, version 0) per address: the unsigned to_sign transaction (version 0, one input
+spending to_spend:0 with sequence 0, one 0-sat OP_RETURN output, locktime 0), the input's witness
+UTXO (to_spend's only output: 0 sat to the address) and, for segwit v0, to_spend itself as the
+non-witness UTXO that hardware signers insist on; the witness script of a multisig; and the BIP-32
+derivation of every key the registered descriptor names, so a signer finds its keys.
+
+embit writes and reads the PSBTs. Its PSBT class rewrites a transaction version 0 as 2 and an
+input sequence 0 as 0xffffffff — which would change what is signed — so the two subclasses below
+keep them as they are.
+"""
+
+from __future__ import annotations
+
+import binascii
+from pathlib import Path
+
+import sqlalchemy as sa
+from embit import ec
+from embit.psbt import PSBT, DerivationPath, InputScope
+from embit.script import Script
+from embit.transaction import Transaction as EmbitTransaction
+from embit.transaction import TransactionInput, TransactionOutput
+
+from boveda.bitcoin import bip322, script
+from boveda.bitcoin.hashes import hash160
+from boveda.bitcoin.tx import Transaction
+from boveda.book import Book
+from boveda.proofs.bundle import ProofBundle
+from boveda.proofs.challenge import ProofError
+from boveda.proofs.prove import reserve_wallets
+from boveda.wallets.descriptors import Branch, ScriptForm, WalletDescriptor, parse_descriptor
+from boveda.wallets.tables import wallet_scripts
+
+PSBT_SUFFIX = ".psbt"
+_TAP_KEY_SIG = b"\x13"  # PSBT_IN_TAP_KEY_SIG, which embit 0.8.0 leaves among the unknown fields
+
+
+class _Input(InputScope):
+    @property
+    def vin(self):
+        return TransactionInput(self.txid, self.vout, sequence=0xFFFFFFFF if self.sequence is None else self.sequence)
+
+
+class ToSignPSBT(PSBT):
+    """embit's PSBT, keeping a transaction version 0 and an input sequence 0 (BIP-322's to_sign)."""
+
+    PSBTIN_CLS = _Input
+
+    @property
+    def tx(self):
+        return self.TX_CLS(
+            version=2 if self.tx_version is None else self.tx_version,
+            locktime=self.locktime or 0,
+            vin=[inp.vin for inp in self.inputs],
+            vout=[out.vout for out in self.outputs],
+        )
+
+
+def _embit_tx(tx: Transaction) -> EmbitTransaction:
+    return EmbitTransaction.parse(tx.serialize())
+
+
+def _key_origins(descriptor: WalletDescriptor, branch: int, index: int) -> list[tuple[bytes, bytes, list[int]]]:
+    """(public key, master fingerprint, full path) of each key of the descriptor at (branch, index) with an origin."""
+    origins = []
+    for key in descriptor.keys:
+        if key.extended_key is None and key.origin is None:
+            continue
+        public_key = key.public_keys(Branch(branch), index, index + 1)[0]
+        if key.origin is None:
+            continue  # without [fingerprint/path] a signer cannot be told where the key sits
+        path = list(key.origin.path) + list(key.path)
+        if key.multipath:
+            path.append(key.multipath[branch])
+        path += list(key.path_after)
+        if key.is_ranged:
+            path.append(index)
+        origins.append((public_key, key.origin.fingerprint, path))
+    return origins
+
+
+def to_sign_psbt(script_pubkey: bytes, message: str, descriptor: WalletDescriptor | None = None,
+                 branch: int = 0, index: int = 0) -> ToSignPSBT:
+    spend = bip322.to_spend(message, script_pubkey)
+    psbt = ToSignPSBT(_embit_tx(bip322.to_sign(spend)))
+    inp = psbt.inputs[0]
+    inp.witness_utxo = TransactionOutput(0, Script(script_pubkey))
+    kind = script.classify(script_pubkey)
+    if kind is not script.ScriptType.P2TR:
+        inp.non_witness_utxo = _embit_tx(spend)
+    if descriptor is None:
+        return psbt
+    origins = _key_origins(descriptor, branch, index)
+    if descriptor.form is ScriptForm.TR and origins:
+        public_key, fingerprint, path = origins[0]
+        internal = ec.PublicKey.from_xonly(public_key[-32:])
+        inp.taproot_internal_key = internal
+        inp.taproot_bip32_derivations[internal] = ([], DerivationPath(fingerprint, path))
+        return psbt
+    if descriptor.form is ScriptForm.WSH_MULTI:
+        keys = [k.public_keys(Branch(branch), index, index + 1)[0] for k in descriptor.keys]
+        witness_script = script.multisig(descriptor.threshold, sorted(keys) if descriptor.is_sorted else keys)
+        if script.p2wsh(witness_script) == script_pubkey:
+            inp.witness_script = Script(witness_script)
+    for public_key, fingerprint, path in origins:
+        inp.bip32_derivations[ec.PublicKey.parse(public_key)] = DerivationPath(fingerprint, path)
+    return psbt
+
+
+def _file_name(position: int, address: str) -> str:
+    safe = "".join(c if c.isalnum() else "_" for c in address)
+    return f"{position:04d}-{safe}{PSBT_SUFFIX}"
+
+
+def write_psbts(book: Book, bundle: ProofBundle, folder: Path) -> tuple[Path, ...]:
+    """One to_sign PSBT per address of the (unsigned) bundle, base64 text in `folder`."""
+    with book.store.read() as conn:
+        descriptors = {w.name: parse_descriptor(w.descriptor, bundle.network)
+                       for w in reserve_wallets(conn, bundle.reserve)}
+        locations = {bytes(r[0]): (r[1], r[2]) for r in conn.execute(
+            sa.select(wallet_scripts.c.script_pubkey, wallet_scripts.c.branch, wallet_scripts.c.idx)
+            .where(wallet_scripts.c.wallet.in_(list(descriptors)))
+        )}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProofError(f"cannot create {folder}: {exc.strerror}") from None
+    message = bundle.expected_message
+    written = []
+    for position, address in enumerate(bundle.addresses):
+        descriptor = descriptors.get(address.wallet or "")
+        branch, index = locations.get(address.script_pubkey, (0, 0))
+        psbt = to_sign_psbt(address.script_pubkey, message, descriptor, branch, index)
+        path = folder / _file_name(position, address.address)
+        path.write_text(psbt.to_base64() + "\n", encoding="ascii")
+        written.append(path)
+    return tuple(written)
+
+
+def read_psbt(path: Path) -> ToSignPSBT:
+    """A PSBT file as signers write it: binary, base64 or hex text."""
+    data = path.read_bytes()
+    try:
+        if data.startswith(PSBT.MAGIC):
+            return ToSignPSBT.parse(data)
+        text = data.decode("ascii").strip()
+        if text.startswith("70736274ff"):
+            return ToSignPSBT.parse(bytes.fromhex(text))
+        return ToSignPSBT.parse(binascii.a2b_base64(text))
+    except Exception as exc:  # noqa: BLE001 - embit raises many kinds; all mean "not a PSBT we can read"
+        raise ProofError(f"{path} is not a readable PSBT: {exc}") from None
+
+
+def _witness(psbt: ToSignPSBT, script_pubkey: bytes) -> tuple[bytes, ...] | None:
+    """The to_sign witness a signed PSBT provides for `script_pubkey`, or None when it is not signed enough."""
+    inp = psbt.inputs[0]
+    if inp.final_scriptwitness is not None and inp.final_scriptwitness.items:
+        return tuple(bytes(item) for item in inp.final_scriptwitness.items)
+    kind = script.classify(script_pubkey)
+    if kind is script.ScriptType.P2TR:
+        signature = inp.unknown.get(_TAP_KEY_SIG)
+        return (bytes(signature),) if signature else None
+    signatures = {pub.sec(): bytes(sig) for pub, sig in inp.partial_sigs.items()}
+    if kind is script.ScriptType.P2WPKH:
+        for public_key, signature in signatures.items():
+            if hash160(public_key) == script_pubkey[2:]:
+                return (signature, public_key)
+        return None
+    if kind is script.ScriptType.P2WSH and inp.witness_script is not None:
+        witness_script = inp.witness_script.data
+        template = bip322._multisig_template(witness_script)
+        if template is None:
+            return None
+        required, public_keys = template
+        chosen = [signatures[k] for k in public_keys if k in signatures][:required]
+        return (b"", *chosen, witness_script) if len(chosen) == required else None
+    return None
+
+
+def finalize(bundle: ProofBundle, folder: Path) -> ProofBundle:
+    """The bundle with each address's proof assembled from its signed PSBT in `folder`.
+
+    PSBTs are matched to addresses by what they sign (to_sign spends the to_spend of one message
+    and one script), not by file name. Every proof is checked before it is accepted.
+    """
+    if not folder.is_dir():
+        raise ProofError(f"no PSBT folder at {folder}")
+    message = bundle.expected_message
+    wanted = {bip322.to_spend(message, a.script_pubkey).txid: a for a in bundle.addresses}
+    found: dict[str, tuple[str, str]] = {}
+    for path in sorted(folder.glob(f"*{PSBT_SUFFIX}")):
+        psbt = read_psbt(path)
+        if len(psbt.inputs) != 1:
+            continue
+        address = wanted.get(bytes(reversed(psbt.inputs[0].txid)))
+        if address is None:
+            continue  # a PSBT of another message or address
+        witness = _witness(psbt, address.script_pubkey)
+        if witness is None:
+            continue  # not signed (enough) yet; another file may hold the signed copy
+        tx = psbt.tx
+        fields = (tx.version, tx.locktime, psbt.inputs[0].sequence or 0)
+        spend = bip322.to_spend(message, address.script_pubkey)
+        if fields == (0, 0, 0):
+            proof = bip322.encode_simple(witness)
+        else:
+            proof = bip322.encode_full(bip322.to_sign(spend, witness, version=fields[0], locktime=fields[1],
+                                                      sequence=fields[2]))
+        checked = bip322.verify(address.script_pubkey, message, proof)
+        if not checked.is_valid:
+            raise ProofError(f"the signature in {path.name} does not prove {address.address}: {checked.detail}")
+        found[address.address] = (proof, checked.proof_format.value)
+    missing = [a.address for a in bundle.addresses if a.address not in found and a.proof is None]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise ProofError(f"no signed PSBT in {folder} for {missing[0]}{more}")
+    return bundle.with_proofs(found)

@@ -1,0 +1,95 @@
+"""A `Signer` from software keys derived from a seed label: for demo and regtest chains only.
+
+The demo's wallets (chain/regtest/simulation.py) are seeded from `seed_from_label(f"{label}/{wallet}/{i}")`;
+given the same label this signer re-derives their keys in memory, checks that they give exactly the
+descriptor the book registered, and signs BIP-322 proofs with them. Real custody never uses it: a
+real reserve signs with `boveda prove --psbt-dir` and its own hardware or offline signers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+
+from boveda.bitcoin import bip322
+from boveda.bitcoin.network import Network
+from boveda.bitcoin.tx import TxOut
+from boveda.book import Book
+from boveda.chain.regtest.wallets import Branch, SoftwareWallet, seed_from_label
+from boveda.proofs.challenge import ProofError
+from boveda.proofs.prove import ReserveWallet, reserve_wallets
+from boveda.wallets.descriptors import DescriptorError, ScriptForm, parse_descriptor
+from boveda.wallets.sync import stored_network
+from boveda.wallets.tables import wallet_scripts
+
+
+def software_wallet(seed_label: str, wallet: ReserveWallet, network: Network) -> SoftwareWallet | None:
+    """The seed label's wallet named like `wallet`, if it gives exactly `wallet`'s descriptor."""
+    try:
+        registered = parse_descriptor(wallet.descriptor, network)
+    except DescriptorError:
+        return None
+    seeds = [seed_from_label(f"{seed_label}/{wallet.name}/{i}") for i in range(len(registered.keys))]
+    if registered.form is ScriptForm.WPKH:
+        candidate = SoftwareWallet.wpkh(seeds[0], network=network)
+    elif registered.form is ScriptForm.TR:
+        candidate = SoftwareWallet.tr(seeds[0], network=network)
+    elif registered.form is ScriptForm.WSH_MULTI and registered.is_sorted and registered.threshold:
+        candidate = SoftwareWallet.wsh_sortedmulti(registered.threshold, seeds, network=network)
+    else:
+        return None
+    if parse_descriptor(candidate.multipath_descriptor(), network).text != registered.text:
+        return None
+    return candidate
+
+
+class SeedSigner:
+    """Signs for the scripts of the wallets a seed label re-derives; None for any other script."""
+
+    def __init__(self, wallets: Mapping[str, SoftwareWallet], locations: Mapping[bytes, tuple[str, int, int]]) -> None:
+        self._wallets = dict(wallets)
+        self._locations = dict(locations)  # script -> (wallet, branch, index)
+
+    @classmethod
+    def for_reserve(cls, book: Book, reserve: str, seed_label: str) -> SeedSigner:
+        network = stored_network(book.store)
+        if network is None:
+            raise ProofError("this book has no wallets and was never synced")
+        if network is Network.MAIN:
+            raise ProofError("--seed-label derives demo keys from a public label: refused on main; "
+                             "use --psbt-dir and the reserve's own signers")
+        with book.store.read() as conn:
+            wallets = reserve_wallets(conn, reserve)
+            names = [w.name for w in wallets]
+            rows = conn.execute(
+                sa.select(wallet_scripts.c.script_pubkey, wallet_scripts.c.wallet, wallet_scripts.c.branch,
+                          wallet_scripts.c.idx).where(wallet_scripts.c.wallet.in_(names))
+            ).all()
+        return cls.from_wallets(seed_label, wallets, {bytes(r[0]): (r[1], r[2], r[3]) for r in rows}, network)
+
+    @classmethod
+    def from_wallets(cls, seed_label: str, wallets: Sequence[ReserveWallet],
+                     locations: Mapping[bytes, tuple[str, int, int]], network: Network) -> SeedSigner:
+        derived = {}
+        for wallet in wallets:
+            software = software_wallet(seed_label, wallet, network)
+            if software is not None:
+                derived[wallet.name] = software
+        return cls(derived, locations)
+
+    @property
+    def wallet_names(self) -> tuple[str, ...]:
+        return tuple(self._wallets)
+
+    def sign(self, script_pubkey: bytes, message: str) -> str | None:
+        location = self._locations.get(script_pubkey)
+        if location is None or location[0] not in self._wallets:
+            return None
+        name, branch, index = location
+        wallet = self._wallets[name]
+        if wallet.script_pubkey(Branch(branch), index) != script_pubkey:
+            return None
+        to_sign = bip322.to_sign(bip322.to_spend(message, script_pubkey))
+        witness = wallet.sign_input(to_sign, 0, (TxOut(0, script_pubkey),))
+        return bip322.encode_simple(witness)

@@ -1,0 +1,208 @@
+"""`boveda verify`: a proof bundle checked against a Bitcoin Core data directory, with no book at all.
+
+Two stages: `read_chain` asks the node what the bundle's claims can be checked against (is the
+block in the active chain, which coins the bundle's scripts held after it), and `check` — pure —
+compares, naming every failure. Proofs are checked against the message rebuilt from the bundle's
+fields, never against the message string the bundle carries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from boveda.bitcoin import bip322
+from boveda.bitcoin.network import Network
+from boveda.chain.blockfiles import BlockFileSource
+from boveda.chain.kernel import KernelSource
+from boveda.chain.scanner import Credit, Scanner
+from boveda.proofs.bundle import ProofBundle, ProvenUtxo
+from boveda.proofs.challenge import ProofError
+from boveda.wallets.report import address_of
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """What the node says about a bundle: its tip, its block at the bundle's height, the scripts' coins."""
+
+    tip_height: int
+    block_hash_hex: str | None  # the active chain's block at the bundle's height; None above the tip
+    unspent: dict[bytes, frozenset[ProvenUtxo]]  # per script: coins created from scan_from_height, unspent at height
+    scanned_from: int
+    scanned_to: int | None  # None when nothing could be scanned
+
+
+@dataclass(frozen=True, slots=True)
+class AddressCheck:
+    address: str
+    wallet: str | None
+    claimed_sat: int
+    chain_sat: int | None
+    proof_verdict: str  # valid | invalid | inconclusive | missing
+    failures: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> dict:
+        return {"address": self.address, "wallet": self.wallet, "balance_sat": self.claimed_sat,
+                "chain_balance_sat": self.chain_sat, "proof": self.proof_verdict, "ok": self.ok,
+                "failures": list(self.failures)}
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    reserve: str
+    network: Network
+    height: int
+    block_hash_hex: str
+    challenge: str
+    addresses: tuple[AddressCheck, ...]
+    assets_sat: int
+    chain_assets_sat: int
+    liabilities_sat: int
+    net_sat: int
+    failures: tuple[str, ...]  # every failure, the per-address ones included, each naming what failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def verdict(self) -> str:
+        if self.ok:
+            return (f"VERIFIED: reserve {self.reserve} controlled {self.chain_assets_sat} sat at height {self.height} "
+                    f"in {len(self.addresses)} addresses; liabilities {self.liabilities_sat} sat; "
+                    f"net {self.net_sat} sat")
+        return f"FAILED: {len(self.failures)} check(s) failed for reserve {self.reserve} at height {self.height}"
+
+    def to_json(self) -> dict:
+        return {
+            "reserve": self.reserve, "network": self.network.value, "height": self.height,
+            "block_hash": self.block_hash_hex, "challenge": self.challenge, "ok": self.ok, "verdict": self.verdict,
+            "addresses": [a.to_json() for a in self.addresses],
+            "totals": {"assets_sat": self.assets_sat, "chain_assets_sat": self.chain_assets_sat,
+                       "liabilities_sat": self.liabilities_sat, "net_sat": self.net_sat},
+            "failures": list(self.failures),
+        }
+
+
+# -- stage 1: the chain ----------------------------------------------------------------------
+
+
+def read_chain(bundle: ProofBundle, kernel: KernelSource, files: BlockFileSource,
+               on_block: Callable[[int], None] | None = None) -> ChainFacts:
+    """The active chain's block at the bundle's height, and the coins its scripts held after it.
+
+    The scan is the scanner's raw walk over blocks scan_from_height..height of the block files,
+    whose active chain the kernel decides; it sees every coin paid to the scripts from
+    scan_from_height on and follows it until spent.
+    """
+    tip_height = kernel.tip().height
+    if bundle.height > tip_height:
+        return ChainFacts(tip_height, None, {}, bundle.scan_from_height, None)
+    block_hash_hex = kernel.hash_at(bundle.height)[::-1].hex()
+    start = bundle.scan_from_height
+    if start > bundle.height:
+        return ChainFacts(tip_height, block_hash_hex, {}, start, None)
+    scanner = Scanner({a.script_pubkey for a in bundle.addresses})
+    for _event in scanner.scan(files, start, bundle.height,
+                               on_block=(lambda block: on_block(block.height)) if on_block else None):
+        pass  # the scanner keeps the unspent set; the events themselves are not needed
+    unspent: dict[bytes, set[ProvenUtxo]] = defaultdict(set)
+    for credit in scanner.unspent:
+        unspent[credit.script_pubkey].add(_utxo(credit))
+    return ChainFacts(tip_height, block_hash_hex, {s: frozenset(u) for s, u in unspent.items()}, start, bundle.height)
+
+
+def _utxo(credit: Credit) -> ProvenUtxo:
+    return ProvenUtxo(credit.txid[::-1].hex(), credit.vout, credit.value_sat, credit.height)
+
+
+# -- stage 2: the comparison ------------------------------------------------------------------
+
+
+def check(bundle: ProofBundle, facts: ChainFacts) -> VerificationReport:
+    """Every check of docs/proof-bundle.md ("What verify checks"), as named failures."""
+    failures: list[str] = []
+    if facts.block_hash_hex is None:
+        failures.append(f"block height {bundle.height} is above the chain's tip ({facts.tip_height})")
+    elif facts.block_hash_hex != bundle.block_hash_hex:
+        failures.append(f"block hash {bundle.block_hash_hex} is not the active chain's block at height "
+                        f"{bundle.height} (that is {facts.block_hash_hex})")
+    if bundle.scan_from_height > bundle.height:
+        failures.append(f"scan_from_height {bundle.scan_from_height} is above the height {bundle.height}")
+    message = bundle.expected_message
+    if bundle.message != message:
+        failures.append("the bundle's message field is not the message its fields define (proofs are checked "
+                        "against the latter)")
+    checks = []
+    seen: set[bytes] = set()
+    for address in bundle.addresses:
+        checks.append(_check_address(bundle, address, message, facts, address.script_pubkey in seen))
+        seen.add(address.script_pubkey)
+        failures += [f"{address.address}: {f}" for f in checks[-1].failures]
+    chain_assets = sum(c.chain_sat or 0 for c in checks)
+    claimed = sum(a.balance_sat for a in bundle.addresses)
+    if bundle.assets_sat != claimed:
+        failures.append(f"totals.assets_sat is {bundle.assets_sat}, but the addresses' balances add up to {claimed}")
+    owed = sum(x.amount_sat for x in bundle.liabilities)
+    if bundle.liabilities_sat != owed:
+        failures.append(f"totals.liabilities_sat is {bundle.liabilities_sat}, but the liabilities add up to {owed}")
+    if bundle.net_sat != bundle.assets_sat - bundle.liabilities_sat:
+        failures.append(f"totals.net_sat is {bundle.net_sat}, not assets − liabilities = "
+                        f"{bundle.assets_sat - bundle.liabilities_sat}")
+    return VerificationReport(bundle.reserve, bundle.network, bundle.height, bundle.block_hash_hex, bundle.challenge,
+                              tuple(checks), bundle.assets_sat, chain_assets, bundle.liabilities_sat, bundle.net_sat,
+                              tuple(failures))
+
+
+def _check_address(bundle: ProofBundle, address, message: str, facts: ChainFacts, duplicate: bool) -> AddressCheck:
+    failures = []
+    if duplicate:
+        failures.append("listed more than once")
+    if address.address != address_of(address.script_pubkey, bundle.network):
+        failures.append(f"is not the {bundle.network.value} address of script {address.script_pubkey.hex()}")
+    listed = sum(u.value_sat for u in address.utxos)
+    if listed != address.balance_sat:
+        failures.append(f"balance_sat {address.balance_sat} is not the sum of its listed coins ({listed})")
+    chain_sat = None
+    if facts.scanned_to is not None:
+        on_chain = facts.unspent.get(address.script_pubkey, frozenset())
+        chain_sat = sum(u.value_sat for u in on_chain)
+        if chain_sat != address.balance_sat:
+            failures.append(f"balance_sat {address.balance_sat} differs from the chain's {chain_sat} at height "
+                            f"{bundle.height}")
+        for utxo in sorted(set(address.utxos) - on_chain, key=lambda u: (u.height, u.txid_hex, u.vout)):
+            failures.append(f"coin {utxo.txid_hex}:{utxo.vout} ({utxo.value_sat} sat, height {utxo.height}) is not "
+                            f"an unspent output of this script at height {bundle.height}")
+        for utxo in sorted(on_chain - set(address.utxos), key=lambda u: (u.height, u.txid_hex, u.vout)):
+            failures.append(f"coin {utxo.txid_hex}:{utxo.vout} ({utxo.value_sat} sat) is on chain but not listed")
+    if address.proof is None:
+        verdict = "missing"
+        failures.append("has no proof (an unsigned bundle: boveda prove finalize)")
+    else:
+        result = bip322.verify(address.script_pubkey, message, address.proof)
+        verdict = result.verdict.value
+        if not result.is_valid:
+            failures.append(f"proof is {verdict} ({result.reason.value}: {result.detail})")
+        elif address.proof_format != result.proof_format.value:
+            failures.append(f"proof_format says {address.proof_format}, the proof is {result.proof_format.value}")
+    return AddressCheck(address.address, address.wallet, address.balance_sat, chain_sat, verdict, tuple(failures))
+
+
+# -- both, from a data directory ----------------------------------------------------------------
+
+
+def verify_bundle(bundle: ProofBundle, datadir: Path | str, network: Network | None = None,
+                  on_block: Callable[[int], None] | None = None) -> VerificationReport:
+    """Opens `datadir` (ChainError when it cannot) and checks `bundle` against its active chain."""
+    if network is not None and network is not bundle.network:
+        raise ProofError(f"the bundle is a {bundle.network.value} proof, not {network.value}")
+    with KernelSource(datadir, bundle.network) as kernel, \
+            BlockFileSource(datadir, bundle.network, kernel=kernel) as files:
+        facts = read_chain(bundle, kernel, files, on_block)
+    return check(bundle, facts)
