@@ -80,9 +80,13 @@ def close_sources(kernel, files) -> None:
     kernel.close()
 
 
-def mine_new_block(datadir: Path, book: Book, wallets: dict[str, SoftwareWallet], payments: int) -> int:
-    """One more block on the copy: `payments` spends of real wallets' coins to the next wallet's next
-    receive address (change to the payer's next change address): fresh addresses, as a wallet hands them out."""
+def mine_new_block(datadir: Path, book: Book, wallets: dict[str, SoftwareWallet], payments: int, *,
+                   fresh: bool) -> int:
+    """One more block on the copy: `payments` spends of real wallets' coins, each to the next wallet.
+
+    `fresh`: to the payee's next receive address, change to the payer's next change address, as
+    a wallet hands them out (each moves a gap, so sync derives a script). Otherwise to the last
+    used ones (address reuse: nothing to derive)."""
     with book.store.read() as conn:
         coins = conn.execute(
             sa.select(txos.c.wallet, txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.script_pubkey,
@@ -108,8 +112,9 @@ def mine_new_block(datadir: Path, book: Book, wallets: dict[str, SoftwareWallet]
         coin = one_coin[payer]
         wallet = wallets[payer]
         wallet.script_pubkey(Branch(coin.branch), coin.idx)  # the wallet holds the key to sign with
-        last_used[(payee, 0)] += 1
-        last_used[(payer, 1)] += 1
+        if fresh:
+            last_used[(payee, 0)] += 1
+            last_used[(payer, 1)] += 1
         to_script = wallets[payee].script_pubkey(Branch.RECEIVE, last_used[(payee, 0)])
         change_script = wallet.script_pubkey(Branch.CHANGE, last_used[(payer, 1)])
         amount = coin.value_sat // 3
@@ -174,20 +179,26 @@ def main() -> None:
             print(f"    sync / scanner: {sync_s / scan_s:.2f}x")
             close_sources(kernel, files)
 
-            # (b) one new block, mined onto the copy
-            new_height = mine_new_block(datadir, book, real, NEW_BLOCK_PAYMENTS)
-            open_s, (kernel, files) = timed(lambda: open_sources(datadir))
-            assert kernel.tip().height == new_height
-            step_s, step = timed(lambda: sync(book.store, files, network=REGTEST))
-            close_sources(kernel, files)
-            assert step.blocks_scanned == 1 and step.tip_height == new_height
-            with book.store.read() as conn:
-                after = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
-            verdict = "within" if step_s < 0.050 else "MISSES"
-            print(f"\n(b) incremental sync of block {new_height} ({NEW_BLOCK_PAYMENTS} payments to fresh addresses, "
-                  f"{step.credits} coins received, {step.debits} spent, {after - script_count} scripts derived):")
-            print(f"    sync step at {after:,} scripts:           {step_s * 1000:8.1f} ms   ({verdict} the 50 ms target)")
-            print(f"    opening KernelSource + BlockFileSource: {open_s * 1000:8.1f} ms")
+            # (b) one new block at a time, mined onto the copy
+            print()
+            for fresh in (True, False):
+                new_height = mine_new_block(datadir, book, real, NEW_BLOCK_PAYMENTS, fresh=fresh)
+                open_s, (kernel, files) = timed(lambda: open_sources(datadir))
+                assert kernel.tip().height == new_height
+                step_s, step = timed(lambda: sync(book.store, files, network=REGTEST))
+                close_sources(kernel, files)
+                assert step.blocks_scanned == 1 and step.tip_height == new_height
+                with book.store.read() as conn:
+                    after = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
+                verdict = "within" if step_s < 0.050 else "MISSES"
+                kind = "fresh addresses" if fresh else "reused addresses"
+                print(f"(b) incremental sync of block {new_height}: {len(real) and min(len(real), NEW_BLOCK_PAYMENTS)} "
+                      f"payments to {kind} ({step.credits} coins received, {step.debits} spent, "
+                      f"{after - script_count} scripts derived)")
+                print(f"    sync step at {after:,} scripts:           {step_s * 1000:8.1f} ms   "
+                      f"({verdict} the 50 ms target)")
+                print(f"    opening KernelSource + BlockFileSource: {open_s * 1000:8.1f} ms")
+                script_count = after
 
 
 if __name__ == "__main__":

@@ -290,6 +290,8 @@ def test_a_reorg_six_deep_that_drops_a_payment_is_followed(book_location, backen
         facts, fresh_facts = chain_facts(book), chain_facts(fresh)
         # Scripts derived for addresses used only on the dropped blocks stay derived (watched, harmless).
         assert set(fresh_facts.pop("wallet_scripts")) <= set(facts.pop("wallet_scripts"))
+        for key in facts:
+            assert set(fresh_facts[key]) ^ set(facts[key]) == set(), key
         assert fresh_facts == facts
         fresh.close()
     assert run_sync(book, sim).rolled_back_to is None  # nothing moved since

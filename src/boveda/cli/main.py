@@ -54,8 +54,20 @@ _register_commands()
 
 
 def main() -> None:
-    # click reports its own usage errors with exit code 2, which matches our contract.
-    cli(prog_name="boveda")
+    """The console script: every refusal is one line on stderr; usage errors exit 2 like bad input."""
+    try:
+        code = cli.main(prog_name="boveda", standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "boveda"
+        click.echo(f"error: {exc.format_message()} (see {where} --help)", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

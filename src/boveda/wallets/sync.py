@@ -9,24 +9,26 @@ facts above the fork point are dropped and those blocks scanned again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from boveda.bitcoin.block import Block
 from boveda.bitcoin.network import Network
-from boveda.bitcoin.tx import OutPoint
 from boveda.book.schema import wallets as wallets_table
 from boveda.book.store import Store
 from boveda.chain.scanner import Credit, Debit, ScannedBlock
 from boveda.chain.source import ChainSource
 from boveda.errors import BovedaError
-from boveda.wallets.descriptors import Branch, address_of, parse_descriptor
+from boveda.wallets.descriptors import Branch, WalletDescriptor, address_of, parse_descriptor
 from boveda.wallets.tables import chain_blocks, chain_settings, chain_txs, txos, wallet_scripts, wallet_sync
 from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WalletScan, WatchedScript, WatchSet, scan_wallets
 
 CHUNK_BLOCKS = 500
+# Ranges this short look up what their blocks touch by key instead of loading every derived script.
+LOOKUP_RANGE_BLOCKS = 16
 
 
 class SyncError(BovedaError):
@@ -141,8 +143,7 @@ def derive_wallet_scripts(conn: Connection, name: str, descriptor_text: str, net
 def _owners(conn: Connection, scripts: Sequence[bytes]) -> dict[bytes, str]:
     """The wallets that already hold any of `scripts`, by script."""
     found: dict[bytes, str] = {}
-    for at in range(0, len(scripts), 5_000):
-        batch = list(scripts[at : at + 5_000])
+    for batch in _batches(scripts):
         found.update((bytes(s), w) for s, w in conn.execute(
             sa.select(wallet_scripts.c.script_pubkey, wallet_scripts.c.wallet)
             .where(wallet_scripts.c.script_pubkey.in_(batch))))
@@ -240,24 +241,13 @@ def _sync_chunk(
 ) -> tuple[int, int]:
     names = [w.name for w in wallets]
     with store.read() as conn:
-        derived = [
-            WatchedScript(r[0], Branch(r[1]), r[2], bytes(r[3]))
-            for r in conn.execute(
-                sa.select(wallet_scripts.c.wallet, wallet_scripts.c.branch, wallet_scripts.c.idx,
-                          wallet_scripts.c.script_pubkey).where(wallet_scripts.c.wallet.in_(names))
-            )
-        ]
-        rows = conn.execute(
-            sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.script_pubkey, txos.c.height)
-            .where(txos.c.wallet.in_(names), txos.c.spent_txid.is_(None))
-        ).all()
-        used = conn.execute(
-            sa.select(txos.c.script_pubkey).where(txos.c.wallet.in_(names)).distinct()
-        ).scalars().all()
-    unspent = [Credit(bytes(r[0]), r[1], r[2], bytes(r[3]), r[4]) for r in rows]
-    descriptors = {w.name: parse_descriptor(w.descriptor, network) for w in wallets}
-    watch = WatchSet(descriptors, {w.name: w.gap_limit for w in wallets}, derived=derived,
-                     used=[bytes(s) for s in used])
+        if stop - start + 1 <= LOOKUP_RANGE_BLOCKS:
+            derived, unspent, used, derived_counts = _what_the_blocks_touch(conn, source, names, start, stop)
+        else:
+            derived, unspent, used, derived_counts = _everything_watched(conn, names)
+    descriptors = _Descriptors({w.name: w.descriptor for w in wallets}, network)
+    watch = WatchSet(descriptors, {w.name: w.gap_limit for w in wallets}, derived=derived, used=used,
+                     derived_counts=derived_counts)
     result = scan_wallets(source, watch, start, stop, unspent=unspent, on_block=on_block)
     # Scripts derived in this chunk may have been paid before it (an address used out of order):
     # find their earlier coins, then follow those coins through this chunk, until nothing moves.
@@ -276,7 +266,11 @@ def _sync_chunk(
         searched |= fresh
         fresh = {w.script_pubkey for w in watch.newly_derived[mark:]} - searched
     with store.write() as (conn, _head):
-        _store_scripts(conn, [w for w in watch.newly_derived if w.script_pubkey not in stored])
+        new_scripts = [w for w in watch.newly_derived if w.script_pubkey not in stored]
+        # A script another wallet already holds stays that wallet's (registration refuses overlaps;
+        # two descriptors can still meet further along their ranges).
+        taken = _owners(conn, [w.script_pubkey for w in new_scripts])
+        _store_scripts(conn, [w for w in new_scripts if w.script_pubkey not in taken])
         credits, debits = _store_events(conn, result.events)
         _store_facts(conn, result.facts.values())
         _store_blocks(conn, result.blocks)
@@ -285,6 +279,114 @@ def _sync_chunk(
         for name in missing:
             conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=DEFAULT_GAP_LIMIT, synced_height=stop))
     return credits, debits
+
+
+# What a chunk needs from the store: the derived scripts to watch, the wallets' unspent coins (the
+# scanner's seed), the scripts already used, and how far each branch was derived.
+_BRANCHES = tuple(Branch)  # by number, without an enum call per row
+_Watched = tuple[list[WatchedScript], list[Credit], list[bytes], dict[tuple[str, Branch], int]]
+
+
+def _everything_watched(conn: Connection, names: list[str]) -> _Watched:
+    """For a long range: every derived script and every unspent coin of the wallets."""
+    derived = [
+        WatchedScript(r[0], _BRANCHES[r[1]], r[2], bytes(r[3]))
+        for r in conn.execute(
+            sa.select(wallet_scripts.c.wallet, wallet_scripts.c.branch, wallet_scripts.c.idx,
+                      wallet_scripts.c.script_pubkey).where(wallet_scripts.c.wallet.in_(names))
+        )
+    ]
+    rows = conn.execute(
+        sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.script_pubkey, txos.c.height)
+        .where(txos.c.wallet.in_(names), txos.c.spent_txid.is_(None))
+    ).all()
+    used = conn.execute(sa.select(txos.c.script_pubkey).where(txos.c.wallet.in_(names)).distinct()).scalars().all()
+    unspent = [Credit(bytes(r[0]), r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+    return derived, unspent, [bytes(s) for s in used], {}
+
+
+def _what_the_blocks_touch(conn: Connection, source: ChainSource, names: list[str], start: int, stop: int) -> _Watched:
+    """For a few blocks (an incremental sync): only the derived scripts their outputs pay and the
+    coins their inputs spend, looked up by key, instead of loading every derived script.
+
+    Nothing else of the store can meet these blocks; scripts derived during the scan are watched
+    as the scan derives them. `used` can stay empty: every stored branch was already derived
+    `gap_limit` scripts past its last used script when that script was found.
+    """
+    paid, spending = _outputs_and_inputs(source, start, stop)
+    unspent: list[Credit] = []
+    for batch in _batches(sorted({outpoint[:32] for outpoint in spending})):
+        for txid, vout, value_sat, script, height in conn.execute(
+            sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.script_pubkey, txos.c.height)
+            .where(txos.c.txid.in_(batch), txos.c.wallet.in_(names), txos.c.spent_txid.is_(None))
+        ):
+            if bytes(txid) + vout.to_bytes(4, "little") in spending:
+                unspent.append(Credit(bytes(txid), vout, value_sat, bytes(script), height))
+    # The coins' own scripts too: a walk over parsed blocks finds debits by the spent script.
+    wanted = paid | {c.script_pubkey for c in unspent}
+    derived = []
+    for batch in _batches(sorted(wanted)):
+        derived += [
+            WatchedScript(r[0], _BRANCHES[r[1]], r[2], bytes(r[3]))
+            for r in conn.execute(
+                sa.select(wallet_scripts.c.wallet, wallet_scripts.c.branch, wallet_scripts.c.idx,
+                          wallet_scripts.c.script_pubkey)
+                .where(wallet_scripts.c.script_pubkey.in_(batch), wallet_scripts.c.wallet.in_(names))
+            )
+        ]
+    # The top index of each branch, one index probe each (a GROUP BY would read every derived script).
+    def top(branch: Branch):
+        return (sa.select(sa.func.max(wallet_scripts.c.idx))
+                .where(wallet_scripts.c.wallet == wallets_table.c.name, wallet_scripts.c.branch == int(branch))
+                .scalar_subquery())
+
+    counts = {}
+    for name, *tops in conn.execute(
+        sa.select(wallets_table.c.name, *(top(branch) for branch in Branch)).where(wallets_table.c.name.in_(names))
+    ):
+        counts.update({(name, branch): index + 1 for branch, index in zip(Branch, tops) if index is not None})
+    return derived, unspent, [], counts
+
+
+def _outputs_and_inputs(source: ChainSource, start: int, stop: int) -> tuple[set[bytes], set[bytes]]:
+    """Every output script and every spent outpoint (txid + LE32 vout) in blocks start..stop."""
+    raw_blocks = getattr(source, "raw_blocks", None)
+    if raw_blocks is not None:
+        blocks = (Block.parse(raw.block) for raw in raw_blocks(start, stop, with_undo=False))
+    else:
+        blocks = (spent_block.block for spent_block in source.blocks(start, stop))
+    paid: set[bytes] = set()
+    spending: set[bytes] = set()
+    for block in blocks:
+        for tx in block.transactions:
+            paid.update(out.script_pubkey for out in tx.outputs)
+            spending.update(txin.prevout.serialize() for txin in tx.inputs)
+    return paid, spending
+
+
+def _batches(items: Sequence, size: int = 5_000) -> Iterator[list]:
+    for at in range(0, len(items), size):
+        yield list(items[at : at + size])
+
+
+class _Descriptors(Mapping[str, WalletDescriptor]):
+    """The chunk's wallets' descriptors, each parsed the first time a script must be derived from it."""
+
+    def __init__(self, texts: dict[str, str], network: Network) -> None:
+        self._texts = texts
+        self._network = network
+        self._parsed: dict[str, WalletDescriptor] = {}
+
+    def __getitem__(self, name: str) -> WalletDescriptor:
+        if name not in self._parsed:
+            self._parsed[name] = parse_descriptor(self._texts[name], self._network)
+        return self._parsed[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
 
 
 def known_scripts(derived: Sequence[WatchedScript]) -> set[bytes]:
@@ -319,12 +421,14 @@ def _store_events(conn: Connection, events) -> tuple[int, int]:
               "value_sat": c.event.value_sat, "height": c.event.height, "spent_txid": None, "spent_height": None}
              for c in credits],
         )
-    for d in debits:
-        outpoint: OutPoint = d.event.outpoint
+    if debits:
+        # One statement, many parameter sets: a chunk of an initial sync spends tens of thousands of coins.
         conn.execute(
             txos.update()
-            .where(txos.c.txid == outpoint.txid, txos.c.vout == outpoint.vout)
-            .values(spent_txid=d.event.spending_txid, spent_height=d.event.height)
+            .where(txos.c.txid == sa.bindparam("spent_coin_txid"), txos.c.vout == sa.bindparam("spent_coin_vout"))
+            .values(spent_txid=sa.bindparam("spending_txid"), spent_height=sa.bindparam("spending_height")),
+            [{"spent_coin_txid": d.event.outpoint.txid, "spent_coin_vout": d.event.outpoint.vout,
+              "spending_txid": d.event.spending_txid, "spending_height": d.event.height} for d in debits],
         )
     return len(credits), len(debits)
 

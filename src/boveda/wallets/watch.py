@@ -30,7 +30,9 @@ class WatchSet:
     """The derived scripts of named wallets, and which wallet each belongs to.
 
     `derived` gives scripts derived earlier (kept in the store), so nothing is derived twice;
-    `used` the scripts known to have received coins.
+    `used` the scripts known to have received coins. `derived_counts` says how many scripts of
+    each (wallet, branch) the store holds when `derived` is only the part of them a scan needs.
+    `descriptors` is only read for wallets that must derive (a lazy mapping may parse on demand).
     """
 
     def __init__(
@@ -40,22 +42,28 @@ class WatchSet:
         *,
         derived: Iterable[WatchedScript] = (),
         used: Iterable[bytes] = (),
+        derived_counts: Mapping[tuple[str, Branch], int] | None = None,
     ) -> None:
-        self._descriptors = dict(descriptors)
+        self._descriptors = descriptors
         self._gap = {name: (gap_limits or {}).get(name, DEFAULT_GAP_LIMIT) for name in descriptors}
         self._by_script: dict[bytes, WatchedScript] = {}
-        self._derived: dict[tuple[str, Branch], int] = {}
+        self._derived: dict[tuple[str, Branch], int] = dict(derived_counts or {})
         self._used: dict[tuple[str, Branch], int] = {}
         for watched in derived:
             self._by_script[watched.script_pubkey] = watched
             key = (watched.wallet, watched.branch)
             self._derived[key] = max(self._derived.get(key, 0), watched.index + 1)
         self.newly_derived: list[WatchedScript] = []
-        for name, descriptor in self._descriptors.items():
-            for branch in descriptor.branches:
+        for name in self._descriptors:
+            for branch in self._branches(name):
                 self.newly_derived += self._derive_to(name, branch, self._gap[name])
         for script_pubkey in used:
             self.mark_used(script_pubkey)  # adds what it derives to newly_derived
+
+    def _branches(self, name: str) -> tuple[Branch, ...]:
+        # A wallet with stored scripts has them on each of its branches (registration derives both).
+        stored = tuple(branch for branch in Branch if (name, branch) in self._derived)
+        return stored or self._descriptors[name].branches
 
     def _derive_to(self, name: str, branch: Branch, stop: int) -> list[WatchedScript]:
         start = self._derived.get((name, branch), 0)
@@ -131,7 +139,7 @@ def scan_wallets(
     pending = watch.scripts if only is None else only
     seed = tuple(unspent)
     first_pass = True
-    while pending:
+    while pending or first_pass:  # the first pass walks every block, watched or not (progress, block hashes)
         scanner = Scanner(pending, seed if first_pass else (), with_tx_facts=True)
         grown: list[bytes] = []
         for event in scanner.scan(source, start_height, stop_height, first_pass_block if first_pass else None):
