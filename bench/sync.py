@@ -93,7 +93,7 @@ def mine_new_block(datadir: Path, book: Book, wallets: dict[str, SoftwareWallet]
                       wallet_scripts.c.branch, wallet_scripts.c.idx)
             .join(wallet_scripts, wallet_scripts.c.script_pubkey == txos.c.script_pubkey)
             .where(txos.c.spent_txid.is_(None), txos.c.wallet.in_(list(wallets)))
-            .order_by(txos.c.wallet, txos.c.height.desc())
+            .order_by(txos.c.wallet, txos.c.value_sat.desc())
         ).all()
         last_used = defaultdict(lambda: -1)
         for wallet, branch, index in conn.execute(
