@@ -3,7 +3,8 @@ incremental sync of one new block, and the raw scanner over the same range as th
 
     .venv/bin/python bench/sync.py            # 2,000 blocks x 10 payments (built once, cached)
     .venv/bin/python bench/sync.py --quick    # 200 blocks x 10 payments, 5 wallets: checks the bench runs
-    .venv/bin/python bench/sync.py --book postgresql://postgres@127.0.0.1:5432/test   # a PostgreSQL book
+    .venv/bin/python bench/sync.py --postgres postgresql://postgres@127.0.0.1:5432/test
+                                              # the book in a new PostgreSQL database (dropped afterwards)
 
 Why not bench/scan.py's chain (2,000 x 270): its payments all go to the 20 simulation wallets
 w00..w19, one fresh address each, so those wallets alone would derive ~1,000,000 scripts. Here
@@ -21,28 +22,28 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _chain import bench_chain  # noqa: E402
+import sqlalchemy as sa
+from _chain import bench_chain
 
-import sqlalchemy as sa  # noqa: E402
-
-from boveda.bitcoin.network import Network  # noqa: E402
-from boveda.bitcoin.sighash import TxDigests  # noqa: E402
-from boveda.bitcoin.tx import OutPoint, Transaction, TxIn, TxOut  # noqa: E402
-from boveda.book import Book  # noqa: E402
-from boveda.book.store import describe  # noqa: E402
-from boveda.chain.blockfiles import BlockFileSource  # noqa: E402
-from boveda.chain.kernel import KernelSource  # noqa: E402
-from boveda.chain.regtest.builder import RegtestBuilder  # noqa: E402
-from boveda.chain.regtest.wallets import Branch, SoftwareWallet, WalletKind, seed_from_label  # noqa: E402
-from boveda.chain.scanner import Credit, Scanner  # noqa: E402
-from boveda.wallets.registry import register_wallet  # noqa: E402
-from boveda.wallets.sync import sync  # noqa: E402
-from boveda.wallets.tables import txos, wallet_scripts  # noqa: E402
+from boveda.bitcoin.network import Network
+from boveda.bitcoin.sighash import TxDigests
+from boveda.bitcoin.tx import OutPoint, Transaction, TxIn, TxOut
+from boveda.book import Book
+from boveda.book.store import describe
+from boveda.chain.blockfiles import BlockFileSource
+from boveda.chain.kernel import KernelSource
+from boveda.chain.regtest.builder import RegtestBuilder
+from boveda.chain.regtest.wallets import Branch, SoftwareWallet, WalletKind, seed_from_label
+from boveda.chain.scanner import Credit, Scanner
+from boveda.wallets.registry import register_wallet
+from boveda.wallets.sync import sync
+from boveda.wallets.tables import txos, wallet_scripts
 
 REGTEST = Network.REGTEST
 SEED = 7  # bench/_chain.py's default: its wallets are seeded from "bench-7/<name>/0"
@@ -128,10 +129,75 @@ def mine_new_block(datadir: Path, book: Book, wallets: dict[str, SoftwareWallet]
         return builder.height
 
 
+def run(location: str, datadir: Path, real_count: int, other_count: int, other_gap: int) -> None:
+    Book.init(location)
+    with Book.open(location) as book:
+        book.add_reserve(RESERVE, name="Bench reserve")
+        real = {f"w{i:02d}": real_wallet(f"w{i:02d}") for i in range(real_count)}
+        others = {f"other{i:02d}": other_wallet(i) for i in range(other_count)}
+
+        def register_all():
+            for name, wallet in real.items():
+                register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE)
+            for name, wallet in others.items():
+                register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE,
+                                gap_limit=other_gap)
+
+        register_s, _ = timed(register_all)
+        print(f"book: {describe(location)}")
+        print(f"registered {len(real) + len(others)} wallets in {register_s:.1f} s "
+              f"({len(real)} paid on the chain, gap limit 20; {len(others)} unused, gap limit {other_gap})")
+
+        # (a) the initial sync
+        open_s, (kernel, files) = timed(lambda: open_sources(datadir))
+        tip = kernel.tip().height
+        sync_s, report = timed(lambda: sync(book.store, files, network=REGTEST))
+        with book.store.read() as conn:
+            script_count = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
+            watched = [bytes(s) for s in conn.execute(sa.select(wallet_scripts.c.script_pubkey)).scalars()]
+        print(f"chain: {tip + 1:,} blocks; {script_count:,} derived scripts after the sync\n")
+        print(f"(a) initial sync, blocks 0..{tip}:        {sync_s:8.2f} s   "
+              f"{report.credits:,} coins received, {report.debits:,} spent; "
+              f"{report.earlier_blocks_searched:,} earlier blocks searched again for scripts derived on the way")
+        print(f"    opening KernelSource + BlockFileSource: {open_s:8.3f} s")
+
+        # (c) the raw scanner over the same range with the same scripts: the baseline
+        scan_s, events = timed(lambda: list(Scanner(watched).scan(files, 0, tip)))
+        found = (sum(isinstance(e, Credit) for e in events), sum(not isinstance(e, Credit) for e in events))
+        print(f"(c) raw scanner, same blocks and scripts:   {scan_s:8.2f} s   "
+              f"{found[0]:,} credits, {found[1]:,} debits")
+        assert found == (report.credits, report.debits), (found, report)
+        print(f"    sync / scanner: {sync_s / scan_s:.1f}x")
+        close_sources(kernel, files)
+
+        # (b) one new block at a time, mined onto the copy
+        print()
+        for fresh in (True, False):
+            new_height = mine_new_block(datadir, book, real, NEW_BLOCK_PAYMENTS, fresh=fresh)
+            open_s, (kernel, files) = timed(lambda: open_sources(datadir))
+            assert kernel.tip().height == new_height
+            step_s, step = timed(lambda files=files: sync(book.store, files, network=REGTEST))
+            close_sources(kernel, files)
+            assert step.blocks_scanned == 1 and step.tip_height == new_height
+            with book.store.read() as conn:
+                after = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
+            verdict = "within" if step_s < 0.050 else "MISSES"
+            kind = "fresh addresses" if fresh else "reused addresses"
+            print(f"(b) incremental sync of block {new_height}: {min(len(real), NEW_BLOCK_PAYMENTS)} "
+                  f"payments to {kind} ({step.credits} coins received, {step.debits} spent, "
+                  f"{after - script_count} scripts derived, {step.earlier_blocks_searched:,} earlier blocks "
+                  "searched for them)")
+            print(f"    sync step at {after:,} scripts:           {step_s * 1000:8.1f} ms   "
+                  f"({verdict} the 50 ms target)")
+            print(f"    opening KernelSource + BlockFileSource: {open_s * 1000:8.1f} ms")
+            script_count = after
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 blocks, 5 wallets (checks the bench runs)")
-    parser.add_argument("--book", help="a postgresql:// URL to bench on (default: a new SQLite file)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="a PostgreSQL server URL that may create and drop a database (default: a SQLite file)")
     args = parser.parse_args()
     blocks, real_count, other_count, other_gap = (200, 3, 2, 100) if args.quick else (2000, 20, 30, 1000)
 
@@ -139,66 +205,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="boveda-bench-sync-") as folder:
         datadir = Path(folder) / "datadir"
         shutil.copytree(cached, datadir)
-        location = args.book or str(Path(folder) / "book.db")
-        Book.init(location)
-        with Book.open(location) as book:
-            book.add_reserve(RESERVE, name="Bench reserve")
-            real = {f"w{i:02d}": real_wallet(f"w{i:02d}") for i in range(real_count)}
-            others = {f"other{i:02d}": other_wallet(i) for i in range(other_count)}
+        if args.postgres is None:
+            run(str(Path(folder) / "book.db"), datadir, real_count, other_count, other_gap)
+            return
+        import psycopg
 
-            def register_all():
-                for name, wallet in real.items():
-                    register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE)
-                for name, wallet in others.items():
-                    register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE,
-                                    gap_limit=other_gap)
-
-            register_s, _ = timed(register_all)
-            print(f"book: {describe(location)}")
-            print(f"registered {len(real) + len(others)} wallets in {register_s:.1f} s "
-                  f"({len(real)} paid on the chain, gap limit 20; {len(others)} unused, gap limit {other_gap})")
-
-            # (a) the initial sync
-            open_s, (kernel, files) = timed(lambda: open_sources(datadir))
-            tip = kernel.tip().height
-            sync_s, report = timed(lambda: sync(book.store, files, network=REGTEST))
-            with book.store.read() as conn:
-                script_count = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
-                watched = [bytes(s) for s in conn.execute(sa.select(wallet_scripts.c.script_pubkey)).scalars()]
-            print(f"chain: {tip + 1:,} blocks; {script_count:,} derived scripts after the sync\n")
-            print(f"(a) initial sync, blocks 0..{tip}:        {sync_s:8.2f} s   "
-                  f"{report.credits:,} coins received, {report.debits:,} spent")
-            print(f"    opening KernelSource + BlockFileSource: {open_s:8.3f} s")
-
-            # (c) the raw scanner over the same range with the same scripts: the baseline
-            scan_s, events = timed(lambda: list(Scanner(watched).scan(files, 0, tip)))
-            found = (sum(isinstance(e, Credit) for e in events), sum(not isinstance(e, Credit) for e in events))
-            print(f"(c) raw scanner, same blocks and scripts:   {scan_s:8.2f} s   "
-                  f"{found[0]:,} credits, {found[1]:,} debits")
-            assert found == (report.credits, report.debits), (found, report)
-            print(f"    sync / scanner: {sync_s / scan_s:.2f}x")
-            close_sources(kernel, files)
-
-            # (b) one new block at a time, mined onto the copy
-            print()
-            for fresh in (True, False):
-                new_height = mine_new_block(datadir, book, real, NEW_BLOCK_PAYMENTS, fresh=fresh)
-                open_s, (kernel, files) = timed(lambda: open_sources(datadir))
-                assert kernel.tip().height == new_height
-                step_s, step = timed(lambda: sync(book.store, files, network=REGTEST))
-                close_sources(kernel, files)
-                assert step.blocks_scanned == 1 and step.tip_height == new_height
-                with book.store.read() as conn:
-                    after = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
-                verdict = "within" if step_s < 0.050 else "MISSES"
-                kind = "fresh addresses" if fresh else "reused addresses"
-                print(f"(b) incremental sync of block {new_height}: {len(real) and min(len(real), NEW_BLOCK_PAYMENTS)} "
-                      f"payments to {kind} ({step.credits} coins received, {step.debits} spent, "
-                      f"{after - script_count} scripts derived)")
-                print(f"    sync step at {after:,} scripts:           {step_s * 1000:8.1f} ms   "
-                      f"({verdict} the 50 ms target)")
-                print(f"    opening KernelSource + BlockFileSource: {open_s * 1000:8.1f} ms")
-                script_count = after
+        name = f"boveda_bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(args.postgres, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            run(f"{args.postgres.rsplit('/', 1)[0]}/{name}", datadir, real_count, other_count, other_gap)
+        finally:
+            with psycopg.connect(args.postgres, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -12,23 +12,32 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from _book_fixtures import _create_schema, _drop_schema, _schema_url, backend, book_location, postgres_url  # noqa: F401
-from _book_fixtures import require_postgres
+from _book_fixtures import (  # noqa: F401
+    _create_schema,
+    _drop_schema,
+    _schema_url,
+    backend,
+    book_location,
+    postgres_url,
+    require_postgres,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from boveda.bitcoin.address import script_to_address
 from boveda.bitcoin.network import Network
+from boveda.bitcoin.tx import OutPoint
 from boveda.book import Book
 from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
 from boveda.chain.regtest.wallets import Branch, WalletKind
-from boveda.wallets.descriptors import WalletDescriptor
+from boveda.wallets import sync as sync_module
+from boveda.wallets.descriptors import WalletDescriptor, descriptor_checksum
 from boveda.wallets.registry import register_wallet
 from boveda.wallets.report import WalletQueryError, wallet_state
-from boveda.wallets.sync import sync
+from boveda.wallets.sync import SyncError, sync
 from boveda.wallets.tables import chain_blocks, chain_txs, txos, wallet_scripts, wallet_sync
 
 REGTEST = Network.REGTEST
@@ -191,15 +200,17 @@ def play(sim: Simulation, operations) -> None:
     births=st.fixed_dictionaries({name: st.integers(0, FUNDED_AT) for name in KINDS}),
     gap_limit=st.sampled_from([1, 2, 20]),
     via_kernel=st.booleans(),
+    chunk_blocks=st.sampled_from([7, 50]),  # short chunks look scripts up by key, long ones load them all
 )
-def test_balances_at_every_height_equal_the_builders_books(backend, operations, births, gap_limit, via_kernel):  # noqa: F811
+def test_balances_at_every_height_equal_the_builders_books(backend, operations, births, gap_limit, via_kernel,  # noqa: F811
+                                                           chunk_blocks):
     with tempfile.TemporaryDirectory() as folder, another_book_location(backend, Path(folder)) as location:
         sim = funded_simulation(Path(folder) / "chain")
         try:
             play(sim, operations)
             book = new_book(location)
             register(book, sim, births=births, gap_limit=gap_limit)
-            report = run_sync(book, sim, chunk_blocks=7, via_kernel=via_kernel)
+            report = run_sync(book, sim, chunk_blocks=chunk_blocks, via_kernel=via_kernel)
             assert (report.tip_height, report.wallets, report.rolled_back_to) == (sim.height, 4, None)
             assert report.blocks_scanned == sim.height + 1 - min(births.values())
             assert_book_equals_simulation(book, sim)
@@ -211,19 +222,26 @@ def test_balances_at_every_height_equal_the_builders_books(backend, operations, 
 # -- 2. incremental sync ------------------------------------------------------------------
 
 
-def test_a_second_sync_scans_only_the_new_blocks_and_equals_a_full_sync(book_location, backend, tmp_path):  # noqa: F811
+def test_a_second_sync_scans_only_the_new_blocks_and_equals_a_full_sync(book_location, backend, tmp_path,  # noqa: F811
+                                                                        monkeypatch):
     sim = funded_simulation(tmp_path / "chain")
     pay_around(sim, 2)
     book = new_book(book_location)
     register(book, sim)
-    first = run_sync(book, sim, chunk_blocks=7)
+    first = run_sync(book, sim, chunk_blocks=50)
     assert first.blocks_scanned == sim.height + 1
     # k more blocks: coins from before the first sync are spent, new addresses paid.
     pay_around(sim, 3)
     sim.sweep("alice", sim.receive_script("bob"))
     sim.mine_blocks(5)
     k = sim.height - first.tip_height
-    second = run_sync(book, sim, chunk_blocks=7)
+    assert k <= sync_module.LOOKUP_RANGE_BLOCKS
+
+    def load_everything(*_):
+        raise AssertionError("a sync of a few blocks loaded every derived script")
+
+    monkeypatch.setattr(sync_module, "_everything_watched", load_everything)
+    second = run_sync(book, sim, chunk_blocks=50)
     assert (second.blocks_scanned, second.tip_height, second.rolled_back_to) == (k, sim.height, None)
     assert second.debits > 0 and second.credits > 0
     assert run_sync(book, sim).blocks_scanned == 0
@@ -255,7 +273,10 @@ def test_a_wallet_added_after_a_sync_is_scanned_from_its_birth(book_location, tm
 # -- 3. reorganisation --------------------------------------------------------------------
 
 
-def test_a_reorg_six_deep_that_drops_a_payment_is_followed(book_location, backend, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("lookup_range", [sync_module.LOOKUP_RANGE_BLOCKS, 0], ids=["by-key", "load-all"])
+def test_a_reorg_six_deep_that_drops_a_payment_is_followed(book_location, backend, tmp_path, monkeypatch,  # noqa: F811
+                                                           lookup_range):
+    monkeypatch.setattr(sync_module, "LOOKUP_RANGE_BLOCKS", lookup_range)
     sim = funded_simulation(tmp_path / "chain")
     pay_around(sim, 1)
     dropped = sim.pay("alice", [(sim.receive_script("carol"), 3 * COIN)])
@@ -290,8 +311,6 @@ def test_a_reorg_six_deep_that_drops_a_payment_is_followed(book_location, backen
         facts, fresh_facts = chain_facts(book), chain_facts(fresh)
         # Scripts derived for addresses used only on the dropped blocks stay derived (watched, harmless).
         assert set(fresh_facts.pop("wallet_scripts")) <= set(facts.pop("wallet_scripts"))
-        for key in facts:
-            assert set(fresh_facts[key]) ^ set(facts[key]) == set(), key
         assert fresh_facts == facts
         fresh.close()
     assert run_sync(book, sim).rolled_back_to is None  # nothing moved since
@@ -301,8 +320,8 @@ def test_a_reorg_six_deep_that_drops_a_payment_is_followed(book_location, backen
 # -- 4. addresses used out of order -------------------------------------------------------
 
 
-def test_addresses_paid_out_of_order_beyond_the_gap_limit_are_found_and_derived_once(book_location, tmp_path,
-                                                                                    monkeypatch):  # noqa: F811
+def test_addresses_paid_out_of_order_beyond_the_gap_limit_are_found_and_derived_once(book_location,  # noqa: F811
+                                                                                    tmp_path, monkeypatch):
     sim = funded_simulation(tmp_path / "chain")
     wallet = sim.wallet("alice")
 
@@ -330,9 +349,19 @@ def test_addresses_paid_out_of_order_beyond_the_gap_limit_are_found_and_derived_
     assert sim.height == 121  # index 30 spent in a chunk of its own
     sim.mine()
 
+    derived = []  # every script derived from a descriptor, by registration and by the syncs
+    original = WalletDescriptor.derive
+
+    def counting(self, branch, start, stop):
+        scripts = original(self, branch, start, stop)
+        derived.extend((int(d.branch), d.index) for d in scripts)
+        return scripts
+
+    monkeypatch.setattr(WalletDescriptor, "derive", counting)
     book = new_book(book_location)
     register(book, sim, ("alice",), gap_limit=20)
-    run_sync(book, sim, chunk_blocks=7)
+    report = run_sync(book, sim, chunk_blocks=7)
+    assert report.earlier_blocks_searched >= 112  # the chunk of index 10 searched blocks 0..111 for 20..30
     assert_book_equals_simulation(book, sim, ("alice",))
     with book.store.read() as conn:
         history = {h.txid_hex for h in wallet_state(conn, "alice", REGTEST).history}
@@ -353,20 +382,14 @@ def test_addresses_paid_out_of_order_beyond_the_gap_limit_are_found_and_derived_
         indexes = sorted(idx for b, idx, _ in rows if b == branch)
         assert indexes == list(range(last_used[branch] + 1 + 20)), branch
         assert all(bytes(s) == wallet.script_pubkey(Branch(b), idx) for b, idx, s in rows)
+    assert sorted(derived) == sorted((b, idx) for b, idx, _ in rows)  # each derived exactly once
 
     # A later sync derives nothing: every script it needs is in the store.
-    derived = []
-    original = WalletDescriptor.derive
-
-    def counting(self, branch, start, stop):
-        scripts = original(self, branch, start, stop)
-        derived.extend(scripts)
-        return scripts
-
-    monkeypatch.setattr(WalletDescriptor, "derive", counting)
+    derived.clear()
     sim.pay("miner", [(receive(3), COIN)])  # an address already derived, used out of order
     sim.mine()
-    assert run_sync(book, sim, chunk_blocks=7).blocks_scanned == 1
+    again = run_sync(book, sim, chunk_blocks=7)
+    assert (again.blocks_scanned, again.earlier_blocks_searched) == (1, 0)
     assert derived == []
     assert sorted(stored_indexes()) == sorted(rows)
     assert_book_equals_simulation(book, sim, ("alice",))
@@ -374,8 +397,6 @@ def test_addresses_paid_out_of_order_beyond_the_gap_limit_are_found_and_derived_
 
 
 def _outpoint(tx, script_pubkey):
-    from boveda.bitcoin.tx import OutPoint
-
     vout = next(i for i, out in enumerate(tx.outputs) if out.script_pubkey == script_pubkey)
     return OutPoint(tx.txid, vout)
 
@@ -420,4 +441,24 @@ def test_an_interrupted_sync_keeps_its_committed_chunks_and_resumes(book_locatio
         run_sync(clean, sim, chunk_blocks=chunk)
         assert chain_facts(clean) == chain_facts(book)
         clean.close()
+    sim.close()
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+def test_a_script_is_one_wallets_and_a_book_holds_one_network(book_location, tmp_path):  # noqa: F811
+    sim = funded_simulation(tmp_path / "chain")
+    book = new_book(book_location)
+    register(book, sim, ("alice",))
+    head = book.audit_head()
+    taken = script_to_address(sim.wallet("alice").script_pubkey(Branch.RECEIVE, 7), REGTEST)
+    body = f"addr({taken})"
+    with pytest.raises(SyncError, match=f"would watch {taken}, already wallet 'alice'"):
+        register_wallet(book, "seized", f"{body}#{descriptor_checksum(body)}", network=REGTEST, reserve="R")
+    with pytest.raises(SyncError, match="this book's wallets are on regtest, not signet"):
+        register_wallet(book, "bob", sim.wallet("bob").multipath_descriptor(), network=Network.SIGNET, reserve="R")
+    assert book.audit_head() == head and [w.name for w in book.wallets()] == ["alice"]
+    with book.store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar() == 40
     sim.close()

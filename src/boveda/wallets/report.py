@@ -98,25 +98,28 @@ def wallet_state(conn: Connection, name: str, network: Network, at_height: int |
     height = synced if at_height is None else at_height
     if height < 0 or height > synced:
         raise WalletQueryError(f"height {height} is beyond what wallet {name!r} was synced to ({synced}): run boveda sync")
+    # Each coin with the positions (in their blocks) of the transactions that made and spent it.
+    made, spending = chain_txs.alias("made"), chain_txs.alias("spending")
     rows = conn.execute(
         sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.height, txos.c.script_pubkey,
-                  txos.c.spent_txid, txos.c.spent_height)
+                  txos.c.spent_txid, txos.c.spent_height, made.c.tx_index, spending.c.tx_index)
+        .select_from(txos.outerjoin(made, made.c.txid == txos.c.txid)
+                     .outerjoin(spending, spending.c.txid == txos.c.spent_txid))
         .where(txos.c.wallet == name, txos.c.height <= height)
     ).all()
     utxos = []
     deltas: dict[tuple[int, bytes], int] = defaultdict(int)
-    for txid, vout, value_sat, created, script, spent_txid, spent_height in rows:
+    positions: dict[bytes, int] = {}
+    for txid, vout, value_sat, created, script, spent_txid, spent_height, made_at, spent_at in rows:
         deltas[(created, bytes(txid))] += value_sat
+        positions[bytes(txid)] = made_at or 0
         if spent_height is not None and spent_height <= height:
             deltas[(spent_height, bytes(spent_txid))] -= value_sat
+            positions[bytes(spent_txid)] = spent_at or 0
         else:
             utxos.append(Coin(bytes(txid)[::-1].hex(), vout, value_sat, created, address_of(bytes(script), network)))
     # In chain order: by height, then by the transaction's position in its block.
-    positions = dict(conn.execute(
-        sa.select(chain_txs.c.txid, chain_txs.c.tx_index).where(chain_txs.c.txid.in_([t for _, t in deltas]))
-    ).all()) if deltas else {}
-    positions = {bytes(txid): index for txid, index in positions.items()}
-    ordered = sorted(deltas.items(), key=lambda item: (item[0][0], positions.get(item[0][1], 0), item[0][1]))
+    ordered = sorted(deltas.items(), key=lambda item: (item[0][0], positions[item[0][1]], item[0][1]))
     history = tuple(HistoryLine(txid[::-1].hex(), h, delta) for (h, txid), delta in ordered)
     utxos.sort(key=lambda c: (c.height, c.txid_hex, c.vout))
     return WalletState(name, owner, height, sum(c.value_sat for c in utxos), tuple(utxos), history)

@@ -44,6 +44,9 @@ class SyncReport:
     debits: int
     rolled_back_to: int | None  # the fork point of a reorganisation, if one was followed
     wallets: int
+    # Blocks before a chunk walked again for scripts derived in it (an address may have been paid
+    # out of order, before its wallet's gap reached it): the cost of deriving as addresses get used.
+    earlier_blocks_searched: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +178,7 @@ def sync(
     with store.write() as (conn, _head):
         rolled_back_to = _follow_reorg(conn, source, tip.height)
         _put(conn, "synced", "yes")
-    credits = debits = scanned = 0
+    credits = debits = scanned = searched = 0
     while True:
         with store.read() as conn:
             wallets = _wallet_rows(conn)
@@ -190,10 +193,11 @@ def sync(
                              (lambda block: on_block(block, tip.height)) if on_block else None)
         credits += counts[0]
         debits += counts[1]
+        searched += counts[2]
         scanned += stop - start + 1
     with store.read() as conn:
         wallet_count = len(_wallet_rows(conn))
-    return SyncReport(tip.height, tip.hash_hex, scanned, credits, debits, rolled_back_to, wallet_count)
+    return SyncReport(tip.height, tip.hash_hex, scanned, credits, debits, rolled_back_to, wallet_count, searched)
 
 
 def _wallet_rows(conn: Connection) -> list[_WalletRow]:
@@ -238,7 +242,7 @@ def _sync_chunk(
     start: int,
     stop: int,
     on_block: Callable[[ScannedBlock], None] | None,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     names = [w.name for w in wallets]
     with store.read() as conn:
         if stop - start + 1 <= LOOKUP_RANGE_BLOCKS:
@@ -254,8 +258,10 @@ def _sync_chunk(
     birth = min(w.birth_height for w in wallets)
     stored = known_scripts(derived)
     searched: set[bytes] = set()
+    earlier_blocks = 0
     fresh = {w.script_pubkey for w in watch.newly_derived} - stored
     while fresh and start > birth:
+        earlier_blocks += start - birth
         mark = len(watch.newly_derived)
         earlier = scan_wallets(source, watch, birth, start - 1, only=frozenset(fresh))
         spent = {e.event.outpoint for e in earlier.events if isinstance(e.event, Debit)}
@@ -278,7 +284,7 @@ def _sync_chunk(
         missing = set(names) - set(conn.execute(sa.select(wallet_sync.c.wallet).where(wallet_sync.c.wallet.in_(names))).scalars())
         for name in missing:
             conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=DEFAULT_GAP_LIMIT, synced_height=stop))
-    return credits, debits
+    return credits, debits, earlier_blocks
 
 
 # What a chunk needs from the store: the derived scripts to watch, the wallets' unspent coins (the
@@ -437,10 +443,11 @@ def _store_facts(conn: Connection, facts: Iterable) -> None:
     facts = list(facts)
     if not facts:
         return
-    known = set(
-        bytes(t) for t in conn.execute(sa.select(chain_txs.c.txid).where(chain_txs.c.txid.in_([f.txid for f in facts])))
-        .scalars()
-    )
+    # In batches: PostgreSQL takes at most 65,535 parameters a statement, and a chunk can touch more transactions.
+    known: set[bytes] = set()
+    for batch in _batches([f.txid for f in facts]):
+        known.update(bytes(t) for t in conn.execute(sa.select(chain_txs.c.txid).where(chain_txs.c.txid.in_(batch)))
+                     .scalars())
     new = [f for f in facts if f.txid not in known]
     if new:
         conn.execute(
