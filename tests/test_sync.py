@@ -358,9 +358,20 @@ def test_addresses_paid_out_of_order_beyond_the_gap_limit_are_found_and_derived_
         return scripts
 
     monkeypatch.setattr(WalletDescriptor, "derive", counting)
+    # By default the gap limit is kept as BIP-44 states it: the coins beyond it are not found.
+    plain = new_book(str(tmp_path / "plain.db"))
+    register(plain, sim, ("alice",), gap_limit=20)
+    plain_report = run_sync(plain, sim, chunk_blocks=7)
+    assert plain_report.earlier_blocks_searched == 0
+    with plain.store.read() as conn:
+        plain_history = {h.txid_hex for h in wallet_state(conn, "alice", REGTEST).history}
+    assert far.txid[::-1].hex() not in plain_history
+    plain.close()
+    derived.clear()
+
     book = new_book(book_location)
     register(book, sim, ("alice",), gap_limit=20)
-    report = run_sync(book, sim, chunk_blocks=7)
+    report = run_sync(book, sim, chunk_blocks=7, beyond_gap=True)
     assert report.earlier_blocks_searched >= 112  # the chunk of index 10 searched blocks 0..111 for 20..30
     assert_book_equals_simulation(book, sim, ("alice",))
     with book.store.read() as conn:
@@ -388,7 +399,7 @@ def test_addresses_paid_out_of_order_beyond_the_gap_limit_are_found_and_derived_
     derived.clear()
     sim.pay("miner", [(receive(3), COIN)])  # an address already derived, used out of order
     sim.mine()
-    again = run_sync(book, sim, chunk_blocks=7)
+    again = run_sync(book, sim, chunk_blocks=7, beyond_gap=True)
     assert (again.blocks_scanned, again.earlier_blocks_searched) == (1, 0)
     assert derived == []
     assert sorted(stored_indexes()) == sorted(rows)

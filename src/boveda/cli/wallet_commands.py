@@ -28,12 +28,16 @@ def _network(book) -> Network:
 @click.option("--datadir", type=click.Path(path_type=Path, file_okay=False),
               help="Bitcoin Core's data directory (remembered after the first sync).")
 @click.option("--network", "network_name", help="main, testnet4, signet or regtest (remembered).")
+@click.option("--beyond-gap", is_flag=True,
+              help="Also find addresses a wallet used beyond its gap limit (rereads earlier blocks; slower).")
 @click.pass_context
-def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | None) -> None:
+def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | None, beyond_gap: bool) -> None:
     """Scan the chain for every wallet of the book, from its birth height or last sync to the tip.
 
     Reads the node's block files through Bitcoin Core's engine; the node must be stopped (or point
-    --datadir at a copy). A reorganisation is followed; an interrupted sync resumes.
+    --datadir at a copy). A reorganisation is followed; an interrupted sync resumes. Addresses are
+    watched a gap limit past the last used one (BIP-44); --beyond-gap also finds addresses paid
+    further out, at the cost of rereading earlier blocks whenever a new address is used.
 
     \b
     Example:
@@ -48,7 +52,7 @@ def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | N
                 BlockFileSource(datadir_text, network, kernel=kernel) as files, BarProgress() as progress:
             remember_chain(book.store, datadir_text, network)  # only a datadir that opened is remembered
             progress.stage("Syncing wallets", kernel.tip().height + 1)
-            report = sync(book.store, files, network=network,
+            report = sync(book.store, files, network=network, beyond_gap=beyond_gap,
                           on_block=lambda block, _tip: progress.advance(block.height + 1))
     moved = f", followed a reorganisation back to height {report.rolled_back_to}" if report.rolled_back_to is not None else ""
     click.echo(f"synced {report.wallets} wallets to height {report.tip_height} ({report.tip_hash_hex}): "

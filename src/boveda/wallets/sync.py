@@ -172,8 +172,15 @@ def sync(
     network: Network,
     on_block: Callable[[ScannedBlock, int], None] | None = None,
     chunk_blocks: int = CHUNK_BLOCKS,
+    beyond_gap: bool = False,
 ) -> SyncReport:
-    """Brings every wallet of the book to `source`'s tip. `on_block(block, tip_height)` reports progress."""
+    """Brings every wallet of the book to `source`'s tip. `on_block(block, tip_height)` reports progress.
+
+    Scripts are watched a gap limit past the last used one (BIP-44): a wallet that kept to its gap
+    limit is found whole in one pass. `beyond_gap` also searches the blocks before each chunk for
+    the scripts derived in it, for wallets that paid addresses beyond their gap limit — at the cost
+    of reading those blocks again whenever a new address is used.
+    """
     tip = source.tip()
     with store.write() as (conn, _head):
         rolled_back_to = _follow_reorg(conn, source, tip.height)
@@ -190,7 +197,7 @@ def sync(
         later = [w.next_height for w in behind if w.next_height > start]
         stop = min([tip.height, start + chunk_blocks - 1] + [h - 1 for h in later])
         counts = _sync_chunk(store, source, network, active, start, stop,
-                             (lambda block: on_block(block, tip.height)) if on_block else None)
+                             (lambda block: on_block(block, tip.height)) if on_block else None, beyond_gap)
         credits += counts[0]
         debits += counts[1]
         searched += counts[2]
@@ -242,6 +249,7 @@ def _sync_chunk(
     start: int,
     stop: int,
     on_block: Callable[[ScannedBlock], None] | None,
+    beyond_gap: bool = False,
 ) -> tuple[int, int, int]:
     names = [w.name for w in wallets]
     with store.read() as conn:
@@ -253,13 +261,13 @@ def _sync_chunk(
     watch = WatchSet(descriptors, {w.name: w.gap_limit for w in wallets}, derived=derived, used=used,
                      derived_counts=derived_counts)
     result = scan_wallets(source, watch, start, stop, unspent=unspent, on_block=on_block)
-    # Scripts derived in this chunk may have been paid before it (an address used out of order):
-    # find their earlier coins, then follow those coins through this chunk, until nothing moves.
+    # With beyond_gap, scripts derived in this chunk may have been paid before it (an address used
+    # beyond the gap limit): find their earlier coins, then follow them through this chunk.
     birth = min(w.birth_height for w in wallets)
     stored = known_scripts(derived)
     searched: set[bytes] = set()
     earlier_blocks = 0
-    fresh = {w.script_pubkey for w in watch.newly_derived} - stored
+    fresh = {w.script_pubkey for w in watch.newly_derived} - stored if beyond_gap else set()
     while fresh and start > birth:
         earlier_blocks += start - birth
         mark = len(watch.newly_derived)
