@@ -10,6 +10,7 @@ reported as a ratio to it.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import random
 import sys
@@ -53,8 +54,8 @@ def main() -> None:
         print(f"chain: {blocks} blocks, {tx_total:,} transactions, {total_bytes / 1e6:.1f} MB of blocks; "
               f"{len(scripts):,} distinct scripts paid\n")
 
-        floor_s, _ = timed(lambda: [hashlib.sha256(hashlib.sha256(r.block).digest()).digest() for r in raw])
-        del raw
+        floor_s, _ = timed(functools.partial(_sha256d_each, [r.block for r in raw]))
+        del raw  # the scans below read the files again, as a user's would
 
         def report(name: str, seconds: float, fraction: float = 1.0) -> None:
             mb = total_bytes * fraction / 1e6
@@ -88,6 +89,10 @@ def main() -> None:
             seconds, _ = timed(lambda: files_scan(watch_1000, stop))
             report(f"  {percent:>3}% of the chain", seconds, (stop + 1) / blocks)
         files.close()
+
+
+def _sha256d_each(blocks: list[bytes]) -> list[bytes]:
+    return [hashlib.sha256(hashlib.sha256(block).digest()).digest() for block in blocks]
 
 
 def _tx_count(block: bytes) -> int:
