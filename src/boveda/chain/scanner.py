@@ -33,6 +33,16 @@ class Credit:
     def outpoint(self) -> OutPoint:
         return OutPoint(self.txid, self.vout)
 
+    @property
+    def key(self) -> tuple[str, bytes, int]:
+        """What makes this event itself: found twice, it is one event."""
+        return ("credit", self.txid, self.vout)
+
+    @property
+    def in_txid(self) -> bytes:
+        """The transaction the event happened in."""
+        return self.txid
+
 
 @dataclass(frozen=True, slots=True)
 class Debit:
@@ -43,6 +53,14 @@ class Debit:
     script_pubkey: bytes
     spending_txid: bytes
     height: int
+
+    @property
+    def key(self) -> tuple[str, bytes, int]:
+        return ("debit", self.outpoint.txid, self.outpoint.vout)
+
+    @property
+    def in_txid(self) -> bytes:
+        return self.spending_txid
 
 
 @dataclass(frozen=True, slots=True)

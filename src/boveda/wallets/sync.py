@@ -24,7 +24,7 @@ from boveda.chain.source import ChainSource
 from boveda.errors import BovedaError
 from boveda.wallets.descriptors import Branch, WalletDescriptor, address_of, parse_descriptor
 from boveda.wallets.tables import chain_blocks, chain_settings, chain_txs, txos, wallet_scripts, wallet_sync
-from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WalletScan, WatchedScript, WatchSet, scan_wallets
+from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WatchedScript, WatchSet, scan_wallets
 
 CHUNK_BLOCKS = 500
 # Ranges this short look up what their blocks touch by key instead of loading every derived script.
@@ -275,8 +275,8 @@ def _sync_chunk(
         spent = {e.event.outpoint for e in earlier.events if isinstance(e.event, Debit)}
         seed = [e.event for e in earlier.events if isinstance(e.event, Credit) and e.event.outpoint not in spent]
         later = scan_wallets(source, watch, start, stop, only=frozenset(fresh), unspent=seed)
-        _merge(result, earlier)
-        _merge(result, later)
+        result.merge(earlier)
+        result.merge(later)
         searched |= fresh
         fresh = {w.script_pubkey for w in watch.newly_derived[mark:]} - searched
     with store.write() as (conn, _head):
@@ -405,24 +405,6 @@ class _Descriptors(Mapping[str, WalletDescriptor]):
 
 def known_scripts(derived: Sequence[WatchedScript]) -> set[bytes]:
     return {w.script_pubkey for w in derived}
-
-
-def _merge(into: WalletScan, other: WalletScan) -> None:
-    """Adds `other`'s events and facts to `into`, once each, in chain order."""
-    seen = {_identity(e.event) for e in into.events}
-    into.events += [e for e in other.events if _identity(e.event) not in seen]
-    into.facts.update(other.facts)
-    into.events.sort(key=lambda e: (e.event.height, into.facts[_txid(e.event)].tx_index))
-
-
-def _identity(event: Credit | Debit) -> tuple:
-    if isinstance(event, Credit):
-        return ("credit", event.txid, event.vout)
-    return ("debit", event.outpoint.txid, event.outpoint.vout)
-
-
-def _txid(event: Credit | Debit) -> bytes:
-    return event.txid if isinstance(event, Credit) else event.spending_txid
 
 
 def _store_events(conn: Connection, events) -> tuple[int, int]:

@@ -113,6 +113,17 @@ class WalletScan:
     facts: dict[bytes, TxFacts] = field(default_factory=dict)
     blocks: list[ScannedBlock] = field(default_factory=list)
 
+    def sort(self) -> None:
+        """Chain order: by height, then by position in the block."""
+        self.events.sort(key=lambda e: (e.event.height, self.facts[e.event.in_txid].tx_index))
+
+    def merge(self, other: WalletScan) -> None:
+        """Adds `other`'s events and facts, once each, keeping chain order."""
+        seen = {e.event.key for e in self.events}
+        self.events += [e for e in other.events if e.event.key not in seen]
+        self.facts.update(other.facts)
+        self.sort()
+
 
 def scan_wallets(
     source: ChainSource,
@@ -146,7 +157,7 @@ def scan_wallets(
             if isinstance(event, TxFacts):
                 result.facts[event.txid] = event
                 continue
-            found.setdefault(_identity(event), event)
+            found.setdefault(event.key, event)
             if isinstance(event, Credit):
                 added = [w.script_pubkey for w in watch.mark_used(event.script_pubkey)]
                 scanner.watch_more(added)
@@ -154,17 +165,6 @@ def scan_wallets(
         # Scripts derived mid-pass were not watched in the blocks before; look at those again.
         pending = frozenset(grown)
         first_pass = False
-    ordered = sorted(found.values(), key=lambda e: (e.height, _position(e, result.facts)))
-    result.events = [WalletEvent(watch.owner(e.script_pubkey).wallet, e) for e in ordered]
+    result.events = [WalletEvent(watch.owner(e.script_pubkey).wallet, e) for e in found.values()]
+    result.sort()
     return result
-
-
-def _position(event: Credit | Debit, facts: Mapping[bytes, TxFacts]) -> int:
-    txid = event.txid if isinstance(event, Credit) else event.spending_txid
-    return facts[txid].tx_index
-
-
-def _identity(event: Credit | Debit) -> tuple:
-    if isinstance(event, Credit):
-        return ("credit", event.txid, event.vout)
-    return ("debit", event.outpoint.txid, event.outpoint.vout)
