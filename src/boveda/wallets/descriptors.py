@@ -23,9 +23,9 @@ import coincurve
 from embit import base58, bech32
 from embit.descriptor import Descriptor as EmbitDescriptor
 from embit.descriptor.checksum import checksum as embit_checksum
-from embit.networks import NETWORKS as EMBIT_NETWORKS
-from embit.script import Script as EmbitScript
 
+from boveda.bitcoin.address import script_to_address
+from boveda.bitcoin.derivation import Branch
 from boveda.bitcoin.hashes import hash160, sha256, tagged_hash
 from boveda.bitcoin.network import Network
 from boveda.errors import BovedaError, CodecError
@@ -41,13 +41,6 @@ from boveda.wallets.bip32 import (
 
 class DescriptorError(BovedaError):
     """A descriptor Bóveda refuses. The message is one line and names what is wrong."""
-
-
-class Branch(enum.IntEnum):
-    """Which path of a BIP-389 `<receive;change>` step; a descriptor without one has only RECEIVE."""
-
-    RECEIVE = 0
-    CHANGE = 1
 
 
 class ScriptForm(enum.Enum):
@@ -223,8 +216,8 @@ def derive_with_embit(descriptor: WalletDescriptor, branch: Branch, start: int, 
 def address_of(script_pubkey: bytes, network: Network) -> str | None:
     """The address of a script on a network, or None when the script has no address form."""
     try:
-        return EmbitScript(script_pubkey).address(EMBIT_NETWORKS[_EMBIT_NETWORK_NAMES[network]])
-    except ValueError:
+        return script_to_address(script_pubkey, network)
+    except CodecError:
         return None
 
 
@@ -242,14 +235,6 @@ _SUPPORTED_FORMS = "pkh, wpkh, sh(wpkh), sh(multi), wsh(multi), sh(wsh(multi)) (
 # rather than call them unknown.
 _KNOWN_UNSUPPORTED = frozenset({"pk", "combo", "rawtr", "multi_a", "sortedmulti_a", "musig"})
 _SUPPORTED_FUNCTIONS = frozenset({"pkh", "wpkh", "sh", "wsh", "multi", "sortedmulti", "tr", "addr", "raw"})
-
-_EMBIT_NETWORK_NAMES = {
-    Network.MAIN: "main",
-    Network.TESTNET4: "test",
-    Network.SIGNET: "signet",
-    Network.REGTEST: "regtest",
-}
-
 
 def _check_charset(text: str) -> None:
     for position, character in enumerate(text):

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from boveda.bitcoin.address import script_to_address
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.script import ScriptType, classify
 from boveda.book.schema import wallets as wallets_table
-from boveda.errors import BovedaError, CodecError
+from boveda.errors import BovedaError
+from boveda.wallets.descriptors import address_of as descriptor_address_of
 from boveda.wallets.tables import chain_blocks, chain_txs, txos, wallet_scripts, wallet_sync
 
 
@@ -72,10 +72,8 @@ class AddressLine:
 
 
 def address_of(script_pubkey: bytes, network: Network) -> str:
-    try:
-        return script_to_address(script_pubkey, network)
-    except CodecError:
-        return f"script:{script_pubkey.hex()}"
+    """The address of a script, or `script:HEX` for one without an address form (bare multisig, raw)."""
+    return descriptor_address_of(script_pubkey, network) or f"script:{script_pubkey.hex()}"
 
 
 def synced_height(conn: Connection, name: str) -> int | None:

@@ -20,9 +20,10 @@ from embit.descriptor.checksum import add_checksum
 from embit.networks import NETWORKS
 
 from boveda.bitcoin import script
+from boveda.bitcoin.derivation import Branch
 from boveda.bitcoin.network import Network
-from boveda.bitcoin.taproot import SECP256K1_ORDER, tweak_secret
 from boveda.bitcoin.sighash import SighashType, TxDigests, segwit_v0_sighash, taproot_sighash
+from boveda.bitcoin.taproot import SECP256K1_ORDER, tweak_secret
 from boveda.bitcoin.tx import Transaction, TxOut
 from boveda.errors import BuilderError
 
@@ -33,13 +34,6 @@ class WalletKind(enum.Enum):
     WPKH = "wpkh"
     WSH_SORTEDMULTI = "wsh"
     TR = "tr"
-
-
-class Branch(enum.IntEnum):
-    """The last-but-one step of a BIP-44-style path: receive (external) or change (internal)."""
-
-    RECEIVE = 0
-    CHANGE = 1
 
 
 @dataclass(frozen=True, slots=True)
