@@ -20,7 +20,6 @@ from _book_fixtures import (  # noqa: F401  (fixtures)
 from click.testing import CliRunner
 
 from boveda.book.store import head_revision
-from boveda.cli import book_commands
 
 
 def _ok(location: str, *args: str) -> str:
@@ -147,9 +146,7 @@ BOOK_COMMANDS = [
 
 
 def test_the_contract_commands_exist_with_help_and_an_example() -> None:
-    group = click.Group("boveda")
-    book_commands.register(group)
-    commands = {" ".join(path): command for path, command in _commands(group)}
+    commands = {" ".join(path): command for path, command in _commands(boveda_cli())}
     for name in BOOK_COMMANDS:
         command = commands[name]
         assert command.help, f"boveda {name} has no help text"
@@ -165,9 +162,7 @@ def test_the_contract_commands_exist_with_help_and_an_example() -> None:
 @pytest.mark.parametrize("name", ["lots", "journal", "balances", "wallet list", "audit verify", "audit head",
                                   "audit export"])
 def test_every_listing_takes_json(name: str) -> None:
-    group = click.Group("boveda")
-    book_commands.register(group)
-    command = dict((" ".join(p), c) for p, c in _commands(group))[name]
+    command = dict((" ".join(p), c) for p, c in _commands(boveda_cli()))[name]
     assert any("--json" in p.opts for p in command.params)
 
 

@@ -8,7 +8,7 @@ from boveda.errors import ScenarioError
 from boveda.scenario.load import load_scenario, parse_scenario
 from boveda.scenario.model import Action, WalletKind
 
-ARTICLE = Path(__file__).resolve().parents[1] / "scenarios" / "article.toml"
+ARTICLE = Path(__file__).resolve().parents[1] / "src" / "boveda" / "scenarios" / "article.toml"
 
 MINIMAL = """
 [scenario]

@@ -13,19 +13,18 @@ from pathlib import Path
 from boveda.bitcoin.network import Network
 from boveda.book import Book
 from boveda.book.audit import AuditReport
-from boveda.chain.blockfiles import BlockFileSource
-from boveda.chain.kernel import KernelSource
 from boveda.errors import BovedaError
 from boveda.proofs.demo import ProvedReserve, prove_and_verify
 from boveda.reconcile.explain import explain
-from boveda.reconcile.load import reserve_statement, reserve_view
+from boveda.service.reserve import reserve_statement, reserve_view
 from boveda.reconcile.model import Reconciliation
 from boveda.report.render_html import render_html
 from boveda.scenario.book import record_book
 from boveda.scenario.load import load_scenario
 from boveda.scenario.run import BuiltScenario, build_scenario, planned_block_count
-from boveda.wallets.report import ExposureReport, exposure, wallet_state
-from boveda.wallets.sync import SyncReport, remember_chain, sync
+from boveda.service.wallets import SyncProgress, reserve_exposure, sync_book, wallet_view
+from boveda.wallets.report import ExposureReport
+from boveda.wallets.sync import SyncReport
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "article.toml"
 NETWORK = Network.REGTEST
@@ -96,20 +95,15 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
         progress.stage("Recording the book and registering wallets by descriptor", len(built.book_records))
         record_book(book, built, NETWORK)
         progress.advance(len(built.book_records))
-        remember_chain(book.store, str(datadir.resolve()), NETWORK)
-
-        with KernelSource(datadir, NETWORK) as kernel, BlockFileSource(datadir, NETWORK, kernel=kernel) as files:
-            tip = kernel.tip()
-            progress.stage("Syncing the wallets from the block files", tip.height + 1)
-            sync_report = sync(book.store, files, network=NETWORK,
-                               on_block=lambda block, _tip: progress.advance(block.height + 1))
+        sync_report = sync_book(book, datadir, NETWORK.value, progress=SyncProgress(
+            start=lambda total: progress.stage("Syncing the wallets from the block files", total),
+            block=progress.advance))
 
         wallets = _wallet_summaries(book, built)
         reserves = []
         for reserve in book.reserves():
             view = reserve_view(book, reserve.code)
-            with book.store.read() as conn:
-                exposed = exposure(conn, reserve.code, NETWORK, reserve.address_cap_sat)
+            exposed = reserve_exposure(book, reserve.code)
             statement_path = folder / f"statement-{reserve.code}.html"
             statement_path.write_text(render_html(reserve_statement(book, reserve.code)), encoding="utf-8")
             reserves.append(ReserveSummary(reserve.code, view.reconciliation, explain(view.reconciliation),
@@ -123,11 +117,10 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
 
 def _wallet_summaries(book: Book, built: BuiltScenario) -> tuple[WalletSummary, ...]:
     summaries = []
-    with book.store.read() as conn:
-        for wallet in built.wallets:
-            if not wallet.owner.startswith(("reserve:", "custody:")):
-                continue
-            state = wallet_state(conn, wallet.name, NETWORK)
-            summaries.append(WalletSummary(wallet.name, wallet.owner, state.balance_sat, len(state.history),
-                                           wallet.balance_sat))
+    for wallet in built.wallets:
+        if not wallet.owner.startswith(("reserve:", "custody:")):
+            continue
+        state = wallet_view(book, wallet.name)
+        summaries.append(WalletSummary(wallet.name, wallet.owner, state.balance_sat, len(state.history),
+                                       wallet.balance_sat))
     return tuple(summaries)

@@ -43,6 +43,8 @@ from boveda.book.errors import BookError
 from boveda.book.state import Effects
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# One chain of revisions; each layer keeps the migrations of the tables it owns beside its code.
+VERSION_DIRS = (MIGRATIONS_DIR / "versions", Path(__file__).parents[1] / "wallets" / "migrations")
 SQLITE_BUSY_TIMEOUT_S = 120
 
 
@@ -51,12 +53,14 @@ def _alembic_config() -> Any:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(d) for d in VERSION_DIRS))
     return config
 
 
 @functools.lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The newest migration (other layers add theirs to the same folder, so it is read, not fixed)."""
+    """The newest migration (other layers add theirs to the chain, so it is read, not fixed)."""
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()

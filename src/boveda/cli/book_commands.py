@@ -1,5 +1,5 @@
-"""`boveda init`, `reserve`, `partner`, `case`, `lot`, `purchase`, `transfer`, `wallet`, `lots`,
-`journal`, `balances`, `audit`, `export`, `import`: the book's commands.
+"""`boveda init`, `reserve`, `partner`, `case`, `lot`, `purchase`, `transfer`, `lots`,
+`journal`, `balances`: the book's commands.
 
 Each parses its options, calls one :class:`boveda.book.Book` method and renders the result;
 the rules live in the book. Amounts are BTC strings parsed exactly by :func:`boveda.money.parse_btc`.
@@ -8,33 +8,18 @@ the rules live in the book. Amounts are BTC strings parsed exactly by :func:`bov
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable
 from typing import Any
 
 import click
 
 from boveda.book import Book
-from boveda.book.domain import (
-    Balance,
-    Entry,
-    Lot,
-    LotTransition,
-    Wallet,
-    format_percent_bp,
-    parse_percent_bp,
-    parse_usd_cents,
-)
+from boveda.book.domain import Lot, LotTransition, parse_percent_bp, parse_usd_cents
+from boveda.book.json_forms import audit_head_json, balance_json, entry_json, lot_json
 from boveda.book.store import describe
 from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _location, _open_book, _table
-from boveda.bitcoin.network import Network
 from boveda.money import format_btc, parse_btc
-from boveda.wallets.descriptors import DescriptorError
-from boveda.wallets.registry import register_wallet
-from boveda.wallets.sync import parse_network, stored_network
-from boveda.wallets.watch import DEFAULT_GAP_LIMIT
 
-EXIT_CHECK_FAILED = 1
 
 def _stream_json_list(key: str, items: Iterable[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
     """Write ``{"<key>": [...], **extra}`` item by item (a journal may hold millions of entries)."""
@@ -49,65 +34,6 @@ def _stream_json_list(key: str, items: Iterable[dict[str, Any]], extra: dict[str
 
 def _amount(text: str) -> int:
     return parse_btc(text)
-
-
-# -- JSON forms ---------------------------------------------------------------------------------
-
-
-def lot_json(lot: Lot, transitions: Iterable[LotTransition] = ()) -> dict[str, Any]:
-    return {
-        "lot_id": lot.lot_id,
-        "case": lot.case_number,
-        "amount_sat": lot.amount_sat,
-        "amount_btc": format_btc(lot.amount_sat),
-        "state": lot.state.value,
-        "seizure_txid": lot.seizure_txid,
-        "seizure_outpoints": list(lot.seizure_outpoints),
-        "seized_on": lot.seized_on.isoformat(),
-        "seizure_ref": lot.seizure_ref,
-        "parent_lot_id": lot.parent_lot_id,
-        "transitions": [transition_json(t) for t in transitions],
-    }
-
-
-def transition_json(t: LotTransition) -> dict[str, Any]:
-    return {
-        "transition_id": t.transition_id,
-        "from": t.from_state.value,
-        "to": t.to_state.value,
-        "authority_ref": t.authority_ref,
-        "date": t.effective_date.isoformat(),
-        "txid": t.txid,
-        "destination": t.destination,
-        "share_percent": None if t.share_bp is None else format_percent_bp(t.share_bp),
-        "entry_id": t.entry_id,
-    }
-
-
-def entry_json(entry: Entry) -> dict[str, Any]:
-    return {
-        "entry_id": entry.entry_id,
-        "kind": entry.kind.value,
-        "date": entry.effective_date.isoformat(),
-        "amount_sat": entry.amount_sat,
-        "fee_sat": entry.fee_sat,
-        "postings": [{"account": p.account, "amount_sat": p.amount_sat} for p in entry.postings],
-        "txids": list(entry.txids),
-        "authority_ref": entry.authority_ref,
-        "memo": entry.memo,
-        "lot_id": entry.lot_id,
-        "price_usd_cents": entry.price_usd_cents,
-    }
-
-
-def balance_json(balance: Balance) -> dict[str, Any]:
-    return {"account": balance.account, "balance_sat": balance.balance_sat,
-            "balance_btc": format_btc(balance.balance_sat)}
-
-
-def wallet_json(wallet: Wallet) -> dict[str, Any]:
-    return {"name": wallet.name, "owner": wallet.owner, "descriptor": wallet.descriptor,
-            "birth_height": wallet.birth_height}
 
 
 def _short(txid: str | None) -> str:
@@ -352,57 +278,6 @@ def transfer_add(ctx: click.Context, from_account: str, to_account: str, amount:
                f"from {from_account} to {to_account}")
 
 
-@click.command("add")
-@click.argument("name")
-@click.option("--reserve", help="The reserve the wallet belongs to.")
-@click.option("--case", "case_number", help="The case whose custody the wallet holds.")
-@click.option("--descriptor", required=True, help="Output descriptor with its checksum (…#abcdefgh).")
-@click.option("--birth-height", type=click.IntRange(min=0), help="First block that can hold its coins.")
-@click.option("--gap-limit", type=click.IntRange(1, 10_000), default=DEFAULT_GAP_LIMIT, show_default=True,
-              help="Unused addresses watched past the last used one, per branch.")
-@click.option("--network", "network_name", help="main, testnet4, signet or regtest (default: the book's, else main).")
-@click.pass_context
-def wallet_add(ctx: click.Context, name: str, reserve: str | None, case_number: str | None, descriptor: str,
-               birth_height: int | None, gap_limit: int, network_name: str | None) -> None:
-    """Register a watch-only wallet NAME of a reserve or of a case's custody, and derive its first scripts.
-
-    \b
-    Example:
-      boveda wallet add sv-cold --reserve SV --birth-height 800000 \\
-        --descriptor "wpkh([d34db33f/84h/0h/0h]xpub6C…/<0;1>/*)#8lqz2vvm"
-    """
-    if (reserve is None) == (case_number is None):
-        raise click.UsageError("give exactly one of --reserve CODE or --case NUMBER")
-    with _open_book(ctx) as book:
-        network = parse_network(network_name) if network_name else stored_network(book.store)
-        try:
-            wallet = register_wallet(book, name, descriptor, network=network or Network.MAIN, reserve=reserve,
-                                     case=case_number, birth_height=birth_height, gap_limit=gap_limit)
-        except DescriptorError as exc:
-            hint = "" if network else " (checked for mainnet: pass --network for another network)"
-            raise DescriptorError(f"{exc}{hint}") from None
-    click.echo(f"wallet {wallet.name} registered for {wallet.owner}")
-
-
-@click.command("list")
-@JSON_OPTION
-@click.pass_context
-def wallet_list(ctx: click.Context, as_json: bool) -> None:
-    """List the registered wallets.
-
-    \b
-    Example:
-      boveda wallet list --json
-    """
-    with _open_book(ctx) as book:
-        wallets = book.wallets()
-    if as_json:
-        _echo_json({"wallets": [wallet_json(w) for w in wallets]})
-        return
-    _table([(w.name, w.owner, "-" if w.birth_height is None else str(w.birth_height), w.descriptor)
-            for w in wallets], ("NAME", "OWNER", "BIRTH", "DESCRIPTOR"))
-
-
 @click.command("lots")
 @JSON_OPTION
 @click.pass_context
@@ -468,112 +343,9 @@ def balances_command(ctx: click.Context, as_json: bool) -> None:
         head = book.audit_head()
     if as_json:
         _echo_json({"balances": [balance_json(b) for b in balances],
-                    "audit_head": {"seq": head.seq, "hash": head.hash_hex}})
+                    "audit_head": audit_head_json(head)})
         return
     _table([(b.account, format_btc(b.balance_sat)) for b in balances], ("ACCOUNT", "BTC"))
-
-
-@click.command("verify")
-@JSON_OPTION
-@click.option("--expect-head", metavar="HASH", help="A head published earlier; fail if the log no longer contains it.")
-@click.pass_context
-def audit_verify(ctx: click.Context, as_json: bool, expect_head: str | None) -> None:
-    """Check the audit chain and that every table matches it; exit 1 and name the first bad event if not.
-
-    \b
-    Example:
-      boveda audit verify
-      boveda audit verify --expect-head 6861f11d…304d --json
-    """
-    with _open_book(ctx) as book:
-        report = book.verify(expected_head=expect_head)
-    if as_json:
-        _echo_json(report.to_json())
-    elif report.ok:
-        click.echo(f"audit log intact: {report.events_checked} events, head {report.head.hash_hex}")
-    else:
-        for problem in report.problems:
-            click.echo(problem.message)
-    if not report.ok:
-        first = report.problems[0]
-        where = f"first bad event: {report.first_bad_seq}" if report.first_bad_seq is not None else "tables"
-        click.echo(f"audit verify failed ({where}): {first.message}", err=True)
-        ctx.exit(EXIT_CHECK_FAILED)
-
-
-@click.command("head")
-@JSON_OPTION
-@click.pass_context
-def audit_head_command(ctx: click.Context, as_json: bool) -> None:
-    """Print the audit log's head hash, for publication.
-
-    \b
-    Example:
-      boveda audit head
-    """
-    with _open_book(ctx) as book:
-        head = book.audit_head()
-    if as_json:
-        _echo_json({"seq": head.seq, "hash": head.hash_hex})
-    else:
-        click.echo(f"{head.hash_hex}  (event {head.seq})")
-
-
-@click.command("export")
-@JSON_OPTION
-@click.pass_context
-def audit_export(ctx: click.Context, as_json: bool) -> None:
-    """Print the audit log: one event per line, or with --json the export document.
-
-    \b
-    Example:
-      boveda audit export | less
-      boveda audit export --json > audit.json
-    """
-    with _open_book(ctx) as book:
-        if as_json:
-            book.write_export(sys.stdout)
-            return
-        for event in book.iter_audit_events():
-            click.echo(f"{event.seq}  {event.recorded_at}  {event.hash_hex}  {event.kind}  {event.payload_json}")
-
-
-@click.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, writable=True))
-@click.pass_context
-def export_command(ctx: click.Context, file: str) -> None:
-    """Write the whole book (its audit log) to FILE as JSON; boveda import reads it back exactly.
-
-    \b
-    Example:
-      boveda export book.json
-    """
-    with _open_book(ctx) as book:
-        head = book.export(file)
-    click.echo(f"exported {head.seq} events to {file} (head {head.hash_hex})")
-
-
-@click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
-@click.pass_context
-def import_command(ctx: click.Context, file: str, quiet: bool) -> None:
-    """Replay an export FILE into the book, in one transaction (all or nothing).
-
-    The book must be empty (it is created if missing) or be an earlier state of the same
-    book: every event is checked against its hash and the rules, and keeps its hash.
-
-    \b
-    Example:
-      boveda --book copy.db import book.json
-    """
-    def progress(count: int) -> None:
-        if not quiet:
-            click.echo(f"imported {count} events (uncommitted)…", err=True)
-
-    with Book.open(_location(ctx), create=True) as book:
-        result = book.import_file(file, progress=progress)
-    click.echo(f"imported {result.events_applied} of {result.events_in_file} events; head {result.head.hash_hex}")
 
 
 def register(cli: click.Group) -> None:
@@ -587,15 +359,8 @@ def register(cli: click.Group) -> None:
         lot.add_command(command)
     _group(cli, "purchase", "Purchases of bitcoin for a reserve.").add_command(purchase_add)
     _group(cli, "transfer", "Coins moving between accounts.").add_command(transfer_add)
-    wallet = _group(cli, "wallet", "Watch-only wallets (output descriptors) of reserves and custody holdings.")
-    wallet.add_command(wallet_add)
-    if "list" not in wallet.commands:
-        wallet.add_command(wallet_list)
-    for command in (lots_command, journal_command, balances_command, export_command, import_command):
+    for command in (lots_command, journal_command, balances_command):
         cli.add_command(command)
-    audit = _group(cli, "audit", "The hash-chained audit log of every change to the book.")
-    for command in (audit_verify, audit_head_command, audit_export):
-        audit.add_command(command)
 
 
 __all__ = ["register"]

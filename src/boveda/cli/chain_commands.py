@@ -24,7 +24,7 @@ from boveda.demo import run_demo
     "--scenario",
     "scenario_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A scenario TOML file (default: the shipped scenarios/article.toml).",
+    help="A scenario TOML file (default: the shipped src/boveda/scenarios/article.toml).",
 )
 def demo(folder: Path | None, scenario_path: Path | None) -> None:
     """Build a scenario's regtest chain, validated block by block by Bitcoin Core's engine, and

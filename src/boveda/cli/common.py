@@ -11,6 +11,9 @@ import click
 
 from boveda.book import Book
 
+EXIT_CHECK_FAILED = 1  # a check ran and failed: tampering, a discrepancy, a proof that does not verify
+EXIT_BAD_INPUT = 2  # bad input or broken infrastructure, refused with one line on stderr
+
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 DATE_OPTION = click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Effective date (default: today, UTC).")
 

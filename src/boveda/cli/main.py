@@ -7,10 +7,8 @@ import sys
 import click
 
 from boveda import __version__
+from boveda.cli.common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED  # noqa: F401  (re-exported for callers)
 from boveda.errors import BovedaError
-
-EXIT_CHECK_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 
 class BovedaGroup(click.Group):
@@ -44,9 +42,16 @@ def cli(ctx: click.Context, book: str) -> None:
 
 
 def _register_commands() -> None:
-    from boveda.cli import book_commands, chain_commands, proof_commands, reconcile_commands, wallet_commands
+    from boveda.cli import (
+        audit_commands,
+        book_commands,
+        chain_commands,
+        proof_commands,
+        reconcile_commands,
+        wallet_commands,
+    )
 
-    for module in (chain_commands, book_commands, wallet_commands, reconcile_commands, proof_commands):
+    for module in (chain_commands, book_commands, audit_commands, wallet_commands, reconcile_commands, proof_commands):
         module.register(cli)
 
 

@@ -8,15 +8,13 @@ from pathlib import Path
 import click
 
 from boveda.bitcoin.network import Network
-from boveda.cli.common import JSON_OPTION, _echo_json, _open_book, _table
-from boveda.cli.main import EXIT_CHECK_FAILED
+from boveda.cli.common import EXIT_CHECK_FAILED, JSON_OPTION, _echo_json, _open_book, _table
 from boveda.money import format_btc
 from boveda.proofs.bundle import load_bundle, write_bundle
 from boveda.proofs.challenge import ProofError
-from boveda.proofs.prove import prepare_bundle, prove
-from boveda.proofs.psbt import finalize, write_psbts
-from boveda.proofs.software_signer import SeedSigner
+from boveda.proofs.psbt import finalize
 from boveda.proofs.verify import verify_bundle
+from boveda.service.proofs import make_proof
 
 _OUT = click.Path(path_type=Path, dir_okay=False)
 
@@ -60,12 +58,8 @@ def prove_group(ctx: click.Context, reserve: str | None, at_height: int | None, 
     if (seed_label is None) == (psbt_dir is None):
         raise click.UsageError("choose how to sign: --seed-label LABEL (demo keys) or --psbt-dir DIR (external signers)")
     with _open_book(ctx) as book:
-        if seed_label is not None:
-            bundle = prove(book, reserve, SeedSigner.for_reserve(book, reserve, seed_label), height=at_height,
-                           challenge=challenge)
-        else:
-            bundle = prepare_bundle(book, reserve, height=at_height, challenge=challenge)
-            written = write_psbts(book, bundle, psbt_dir)
+        bundle, written = make_proof(book, reserve, height=at_height, challenge=challenge, seed_label=seed_label,
+                                     psbt_dir=psbt_dir)
     write_bundle(bundle, out_path)
     state = "signed" if bundle.is_signed else "unsigned"
     click.echo(f"{state} proof of reserve {bundle.reserve} at height {bundle.height} ({bundle.block_hash_hex}): "

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import click
 
-from boveda.cli.common import JSON_OPTION, _open_book
-from boveda.cli.main import EXIT_CHECK_FAILED
+from boveda.cli.common import EXIT_CHECK_FAILED, JSON_OPTION, _open_book
 from boveda.money import format_btc
 from boveda.reconcile.explain import explain
-from boveda.reconcile.load import reserve_statement, reserve_view
 from boveda.report.render_csv import render_csv
 from boveda.report.render_html import render_html
 from boveda.report.render_json import render_json
 from boveda.report.render_table import render_table
+from boveda.service.reserve import reserve_statement, reserve_view
 
 RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv, "html": render_html}
 

@@ -1,4 +1,4 @@
-"""`boveda sync`, `wallet show`, `wallet addresses`, `exposure`: the book's wallets against the chain."""
+"""`boveda wallet add/list/show/addresses`, `sync`, `exposure`: the book's wallets against the chain."""
 
 from __future__ import annotations
 
@@ -6,22 +6,66 @@ from pathlib import Path
 
 import click
 
-from boveda.bitcoin.network import Network
-from boveda.book.domain import Account
-from boveda.chain.blockfiles import BlockFileSource
-from boveda.chain.kernel import KernelSource
+from boveda.book.json_forms import wallet_json
 from boveda.cli.common import JSON_OPTION, _echo_json, _group, _open_book, _table
 from boveda.cli.render import BarProgress
 from boveda.money import format_btc
-from boveda.wallets.report import exposure, wallet_addresses, wallet_state
-from boveda.wallets.sync import SyncError, chain_to_sync, parse_network, remember_chain, stored_network, sync
+from boveda.service.wallets import (
+    SyncProgress,
+    add_wallet,
+    address_lines,
+    addresses_json,
+    reserve_exposure,
+    sync_book,
+    wallet_view,
+)
+from boveda.wallets.watch import DEFAULT_GAP_LIMIT
 
 
-def _network(book) -> Network:
-    network = stored_network(book.store)
-    if network is None:
-        raise SyncError("this book has no wallets and was never synced: add a wallet or run boveda sync first")
-    return network
+@click.command("add")
+@click.argument("name")
+@click.option("--reserve", help="The reserve the wallet belongs to.")
+@click.option("--case", "case_number", help="The case whose custody the wallet holds.")
+@click.option("--descriptor", required=True, help="Output descriptor with its checksum (…#abcdefgh).")
+@click.option("--birth-height", type=click.IntRange(min=0), help="First block that can hold its coins.")
+@click.option("--gap-limit", type=click.IntRange(1, 10_000), default=DEFAULT_GAP_LIMIT, show_default=True,
+              help="Unused addresses watched past the last used one, per branch.")
+@click.option("--network", "network_name", help="main, testnet4, signet or regtest (default: the book's, else main).")
+@click.pass_context
+def wallet_add(ctx: click.Context, name: str, reserve: str | None, case_number: str | None, descriptor: str,
+               birth_height: int | None, gap_limit: int, network_name: str | None) -> None:
+    """Register a watch-only wallet NAME of a reserve or of a case's custody, and derive its first scripts.
+
+    \b
+    Example:
+      boveda wallet add sv-cold --reserve SV --birth-height 800000 \\
+        --descriptor "wpkh([d34db33f/84h/0h/0h]xpub6C…/<0;1>/*)#8lqz2vvm"
+    """
+    if (reserve is None) == (case_number is None):
+        raise click.UsageError("give exactly one of --reserve CODE or --case NUMBER")
+    with _open_book(ctx) as book:
+        wallet = add_wallet(book, name, descriptor, network_name=network_name, reserve=reserve, case=case_number,
+                            birth_height=birth_height, gap_limit=gap_limit)
+    click.echo(f"wallet {wallet.name} registered for {wallet.owner}")
+
+
+@click.command("list")
+@JSON_OPTION
+@click.pass_context
+def wallet_list(ctx: click.Context, as_json: bool) -> None:
+    """List the registered wallets.
+
+    \b
+    Example:
+      boveda wallet list --json
+    """
+    with _open_book(ctx) as book:
+        wallets = book.wallets()
+    if as_json:
+        _echo_json({"wallets": [wallet_json(w) for w in wallets]})
+        return
+    _table([(w.name, w.owner, "-" if w.birth_height is None else str(w.birth_height), w.descriptor)
+            for w in wallets], ("NAME", "OWNER", "BIRTH", "DESCRIPTOR"))
 
 
 @click.command("sync")
@@ -43,17 +87,9 @@ def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | N
     Example:
       boveda sync --datadir ~/.bitcoin --network main
     """
-    with _open_book(ctx) as book:
-        datadir_text, network = chain_to_sync(
-            book.store, str(datadir.expanduser().resolve()) if datadir else None,
-            parse_network(network_name) if network_name else None,
-        )
-        with KernelSource(datadir_text, network) as kernel, \
-                BlockFileSource(datadir_text, network, kernel=kernel) as files, BarProgress() as progress:
-            remember_chain(book.store, datadir_text, network)  # only a datadir that opened is remembered
-            progress.stage("Syncing wallets", kernel.tip().height + 1)
-            report = sync(book.store, files, network=network, beyond_gap=beyond_gap,
-                          on_block=lambda block, _tip: progress.advance(block.height + 1))
+    with _open_book(ctx) as book, BarProgress() as progress:
+        report = sync_book(book, datadir, network_name, beyond_gap=beyond_gap, progress=SyncProgress(
+            start=lambda total: progress.stage("Syncing wallets", total), block=progress.advance))
     moved = f", followed a reorganisation back to height {report.rolled_back_to}" if report.rolled_back_to is not None else ""
     click.echo(f"synced {report.wallets} wallets to height {report.tip_height} ({report.tip_hash_hex}): "
                f"{report.blocks_scanned} blocks scanned, {report.credits} coins received, {report.debits} spent{moved}")
@@ -71,8 +107,8 @@ def wallet_show(ctx: click.Context, name: str, at_height: int | None, as_json: b
     Example:
       boveda wallet show sv-cold --at 850000 --json
     """
-    with _open_book(ctx) as book, book.store.read() as conn:
-        state = wallet_state(conn, name, _network(book), at_height)
+    with _open_book(ctx) as book:
+        state = wallet_view(book, name, at_height)
     if as_json:
         _echo_json(state.to_json())
         return
@@ -95,12 +131,10 @@ def wallet_addresses_command(ctx: click.Context, name: str, as_json: bool) -> No
     Example:
       boveda wallet addresses sv-cold --json
     """
-    with _open_book(ctx) as book, book.store.read() as conn:
-        lines = wallet_addresses(conn, name, _network(book))
+    with _open_book(ctx) as book:
+        lines = address_lines(book, name)
     if as_json:
-        _echo_json({"wallet": name, "addresses": [
-            {"branch": a.branch, "index": a.index, "address": a.address, "received_count": a.received_count,
-             "balance_sat": a.balance_sat} for a in lines]})
+        _echo_json(addresses_json(name, lines))
         return
     _table([(str(a.branch), str(a.index), a.address, str(a.received_count), format_btc(a.balance_sat)) for a in lines],
            ("BRANCH", "INDEX", "ADDRESS", "RECEIVED", "BTC"))
@@ -118,12 +152,8 @@ def exposure_command(ctx: click.Context, reserve: str, as_json: bool) -> None:
       boveda exposure --reserve SV --json
     """
     with _open_book(ctx) as book:
-        code = str(Account.reserve(reserve)).split(":", 1)[1]
-        policy = next((r for r in book.reserves() if r.code == code), None)
-        if policy is None:
-            raise SyncError(f"no reserve {code!r} in this book: see boveda balances")
-        with book.store.read() as conn:
-            report = exposure(conn, code, _network(book), policy.address_cap_sat)
+        report = reserve_exposure(book, reserve)
+    code = report.reserve
     if as_json:
         _echo_json(report.to_json())
         return
@@ -141,5 +171,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(sync_command)
     cli.add_command(exposure_command)
     wallet = _group(cli, "wallet", "Watch-only wallets (output descriptors) of reserves and custody holdings.")
+    wallet.add_command(wallet_add)
+    wallet.add_command(wallet_list)
     wallet.add_command(wallet_show)
     wallet.add_command(wallet_addresses_command)

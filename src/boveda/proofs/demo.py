@@ -31,9 +31,8 @@ def prove_and_verify(book: Book, built, folder: Path, *, challenge: str | None =
     each written file against `built.datadir`. The kernel must not be open elsewhere in the process."""
     proved = []
     for reserve in book.reserves():
-        with book.store.read() as conn:
-            if not reserve_wallets(conn, reserve.code):
-                continue  # nothing to prove: the reserve holds no wallet
+        if not reserve_wallets(book, reserve.code):
+            continue  # nothing to prove: the reserve holds no wallet
         signer = SeedSigner.for_reserve(book, reserve.code, built.scenario.seed)
         bundle = prove(book, reserve.code, signer, challenge=challenge)
         path = Path(folder) / f"proof-{reserve.code}.json"

@@ -12,19 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from boveda.bitcoin import bip322
 from boveda.bitcoin.network import Network
 from boveda.book import Book
 from boveda.book.domain import Account, AccountKind, Entry, EntryKind
-from boveda.book.schema import wallets as wallets_table
 from boveda.proofs.bundle import AddressProof, Liability, ProofBundle, ProvenUtxo
 from boveda.proofs.challenge import ProofError, check_challenge, new_nonce
+from boveda.wallets import facts_store as facts
 from boveda.wallets.report import address_of
 from boveda.wallets.sync import stored_network
-from boveda.wallets.tables import chain_blocks, txos, wallet_scripts, wallet_sync
 
 
 class Signer(Protocol):
@@ -61,29 +59,22 @@ _OBLIGATIONS = {
 }
 
 
-def reserve_wallets(conn: Connection, reserve: str) -> tuple[ReserveWallet, ...]:
-    rows = conn.execute(
-        sa.select(wallets_table.c.name, wallets_table.c.descriptor, wallets_table.c.birth_height)
-        .where(wallets_table.c.owner == str(Account.reserve(reserve))).order_by(wallets_table.c.name)
-    ).all()
-    return tuple(ReserveWallet(name, descriptor, birth or 0) for name, descriptor, birth in rows)
+def reserve_wallets(book: Book, reserve: str) -> tuple[ReserveWallet, ...]:
+    owner = str(Account.reserve(reserve))
+    return tuple(ReserveWallet(w.name, w.descriptor, w.birth_height or 0)
+                 for w in sorted(book.wallets(), key=lambda w: w.name) if w.owner == owner)
 
 
 def funded_addresses(conn: Connection, wallet_names: Sequence[str], height: int) -> tuple[FundedAddress, ...]:
     """Every script of the wallets holding coins after block `height`: created at or below it, not spent by then."""
-    rows = conn.execute(
-        sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.height, txos.c.script_pubkey, txos.c.wallet,
-                  wallet_scripts.c.branch, wallet_scripts.c.idx)
-        .select_from(txos.outerjoin(wallet_scripts, wallet_scripts.c.script_pubkey == txos.c.script_pubkey))
-        .where(txos.c.wallet.in_(list(wallet_names)), txos.c.height <= height,
-               sa.or_(txos.c.spent_height.is_(None), txos.c.spent_height > height))
-    ).all()
     coins: dict[bytes, list[ProvenUtxo]] = defaultdict(list)
     where: dict[bytes, tuple[str, int, int]] = {}
-    for txid, vout, value_sat, created, script, wallet, branch, index in rows:
-        script = bytes(script)
-        coins[script].append(ProvenUtxo(bytes(txid)[::-1].hex(), vout, value_sat, created))
-        where[script] = (wallet, -1 if branch is None else branch, -1 if index is None else index)
+    for coin in facts.wallet_coins(conn, wallet_names, made_by=height, with_locations=True):
+        if coin.spent_height is not None and coin.spent_height <= height:
+            continue
+        script = coin.script_pubkey
+        coins[script].append(ProvenUtxo(coin.txid[::-1].hex(), coin.vout, coin.value_sat, coin.height))
+        where[script] = (coin.wallet, -1 if coin.branch is None else coin.branch, -1 if coin.index is None else coin.index)
     funded = [
         FundedAddress(*where[script], script, tuple(sorted(utxos, key=lambda u: (u.height, u.txid_hex, u.vout))))
         for script, utxos in coins.items()
@@ -121,11 +112,7 @@ def reserve_liabilities(journal: Sequence[Entry], reserve: str, *, as_of: dateti
 
 def _synced_block(conn: Connection, wallets: Sequence[ReserveWallet], reserve: str, height: int | None
                   ) -> tuple[int, bytes, int]:
-    synced = conn.execute(
-        sa.select(wallet_sync.c.wallet, wallet_sync.c.synced_height)
-        .where(wallet_sync.c.wallet.in_([w.name for w in wallets]))
-    ).all()
-    heights = {name: h for name, h in synced}
+    heights = facts.synced_heights(conn, [w.name for w in wallets])
     never = [w.name for w in wallets if heights.get(w.name) is None]
     if never:
         raise ProofError(f"wallet {never[0]} of reserve {reserve} has not been synced: run boveda sync")
@@ -133,10 +120,10 @@ def _synced_block(conn: Connection, wallets: Sequence[ReserveWallet], reserve: s
     height = lowest if height is None else height
     if height > lowest:
         raise ProofError(f"reserve {reserve}'s wallets are synced to height {lowest}, not {height}: run boveda sync")
-    row = conn.execute(sa.select(chain_blocks.c.hash, chain_blocks.c.time).where(chain_blocks.c.height == height)).first()
-    if row is None:
+    block = facts.synced_block(conn, height)
+    if block is None:
         raise ProofError(f"block {height} was not synced (the reserve's wallets start later): choose a later --at")
-    return height, bytes(row[0]), row[1]
+    return height, *block
 
 
 def prepare_bundle(book: Book, reserve: str, *, height: int | None = None, challenge: str | None = None
@@ -148,18 +135,13 @@ def prepare_bundle(book: Book, reserve: str, *, height: int | None = None, chall
     network = stored_network(book.store)
     if network is None:
         raise ProofError("this book has no wallets and was never synced: add the reserve's wallets and run boveda sync")
+    wallets = reserve_wallets(book, reserve)
     with book.store.read() as conn:
-        wallets = reserve_wallets(conn, reserve)
         if not wallets:
             raise ProofError(f"reserve {reserve} has no wallets: boveda wallet add NAME --reserve {reserve} ...")
         height, block_hash, block_time = _synced_block(conn, wallets, reserve, height)
         funded = funded_addresses(conn, [w.name for w in wallets], height)
-        settled = {
-            bytes(t)[::-1].hex() for t in conn.execute(
-                sa.select(txos.c.spent_txid).where(txos.c.wallet.in_([w.name for w in wallets]),
-                                                   txos.c.spent_height <= height)
-            ).scalars()
-        }
+        settled = {t[::-1].hex() for t in facts.spent_txids(conn, [w.name for w in wallets], height)}
     as_of = datetime.datetime.fromtimestamp(block_time, datetime.UTC).date()
     liabilities = reserve_liabilities(book.journal(), reserve, as_of=as_of, settled_txids=settled)
     return build_bundle(reserve, network, height, block_hash[::-1].hex(), challenge,

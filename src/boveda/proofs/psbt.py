@@ -16,7 +16,6 @@ from __future__ import annotations
 import binascii
 from pathlib import Path
 
-import sqlalchemy as sa
 from embit import ec
 from embit.psbt import PSBT, DerivationPath, InputScope
 from embit.script import Script
@@ -31,7 +30,7 @@ from boveda.proofs.bundle import ProofBundle
 from boveda.proofs.challenge import ProofError
 from boveda.proofs.prove import reserve_wallets
 from boveda.wallets.descriptors import Branch, ScriptForm, WalletDescriptor, parse_descriptor
-from boveda.wallets.tables import wallet_scripts
+from boveda.wallets import facts_store as facts
 
 PSBT_SUFFIX = ".psbt"
 _TAP_KEY_SIG = b"\x13"  # PSBT_IN_TAP_KEY_SIG, which embit 0.8.0 leaves among the unknown fields
@@ -116,13 +115,11 @@ def _file_name(position: int, address: str) -> str:
 
 def write_psbts(book: Book, bundle: ProofBundle, folder: Path) -> tuple[Path, ...]:
     """One to_sign PSBT per address of the (unsigned) bundle, base64 text in `folder`."""
+    descriptors = {w.name: parse_descriptor(w.descriptor, bundle.network)
+                   for w in reserve_wallets(book, bundle.reserve)}
     with book.store.read() as conn:
-        descriptors = {w.name: parse_descriptor(w.descriptor, bundle.network)
-                       for w in reserve_wallets(conn, bundle.reserve)}
-        locations = {bytes(r[0]): (r[1], r[2]) for r in conn.execute(
-            sa.select(wallet_scripts.c.script_pubkey, wallet_scripts.c.branch, wallet_scripts.c.idx)
-            .where(wallet_scripts.c.wallet.in_(list(descriptors)))
-        )}
+        locations = {script: (branch, index)
+                     for script, (_, branch, index) in facts.script_locations(conn, list(descriptors)).items()}
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import sqlalchemy as sa
-
 from boveda.bitcoin import bip322
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.tx import TxOut
@@ -21,7 +19,7 @@ from boveda.proofs.challenge import ProofError
 from boveda.proofs.prove import ReserveWallet, reserve_wallets
 from boveda.wallets.descriptors import DescriptorError, ScriptForm, parse_descriptor
 from boveda.wallets.sync import stored_network
-from boveda.wallets.tables import wallet_scripts
+from boveda.wallets import facts_store as facts
 
 
 def software_wallet(seed_label: str, wallet: ReserveWallet, network: Network) -> SoftwareWallet | None:
@@ -59,14 +57,10 @@ class SeedSigner:
         if network is Network.MAIN:
             raise ProofError("--seed-label derives demo keys from a public label: refused on main; "
                              "use --psbt-dir and the reserve's own signers")
+        wallets = reserve_wallets(book, reserve)
         with book.store.read() as conn:
-            wallets = reserve_wallets(conn, reserve)
-            names = [w.name for w in wallets]
-            rows = conn.execute(
-                sa.select(wallet_scripts.c.script_pubkey, wallet_scripts.c.wallet, wallet_scripts.c.branch,
-                          wallet_scripts.c.idx).where(wallet_scripts.c.wallet.in_(names))
-            ).all()
-        return cls.from_wallets(seed_label, wallets, {bytes(r[0]): (r[1], r[2], r[3]) for r in rows}, network)
+            locations = facts.script_locations(conn, [w.name for w in wallets])
+        return cls.from_wallets(seed_label, wallets, locations, network)
 
     @classmethod
     def from_wallets(cls, seed_label: str, wallets: Sequence[ReserveWallet],

@@ -1,4 +1,4 @@
-"""The parsed form of a scenario file (see scenarios/README.md for the format)."""
+"""The parsed form of a scenario file (see src/boveda/scenarios/README.md for the format)."""
 
 from __future__ import annotations
 

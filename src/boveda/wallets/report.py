@@ -8,15 +8,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.script import ScriptType, classify
-from boveda.book.schema import wallets as wallets_table
 from boveda.errors import BovedaError
+from boveda.wallets import facts_store as facts
 from boveda.wallets.descriptors import address_of as descriptor_address_of
-from boveda.wallets.tables import chain_blocks, chain_txs, txos, wallet_scripts, wallet_sync
 
 
 class WalletQueryError(BovedaError):
@@ -77,11 +75,11 @@ def address_of(script_pubkey: bytes, network: Network) -> str:
 
 
 def synced_height(conn: Connection, name: str) -> int | None:
-    return conn.execute(sa.select(wallet_sync.c.synced_height).where(wallet_sync.c.wallet == name)).scalar()
+    return facts.synced_heights(conn, [name]).get(name)
 
 
 def wallet_owner(conn: Connection, name: str) -> str:
-    owner = conn.execute(sa.select(wallets_table.c.owner).where(wallets_table.c.name == name)).scalar()
+    owner = facts.wallet_owners(conn).get(name)
     if owner is None:
         raise WalletQueryError(f"no wallet named {name!r}: see boveda wallet list")
     return owner
@@ -97,25 +95,18 @@ def wallet_state(conn: Connection, name: str, network: Network, at_height: int |
     if height < 0 or height > synced:
         raise WalletQueryError(f"height {height} is beyond what wallet {name!r} was synced to ({synced}): run boveda sync")
     # Each coin with the positions (in their blocks) of the transactions that made and spent it.
-    made, spending = chain_txs.alias("made"), chain_txs.alias("spending")
-    rows = conn.execute(
-        sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.height, txos.c.script_pubkey,
-                  txos.c.spent_txid, txos.c.spent_height, made.c.tx_index, spending.c.tx_index)
-        .select_from(txos.outerjoin(made, made.c.txid == txos.c.txid)
-                     .outerjoin(spending, spending.c.txid == txos.c.spent_txid))
-        .where(txos.c.wallet == name, txos.c.height <= height)
-    ).all()
     utxos = []
     deltas: dict[tuple[int, bytes], int] = defaultdict(int)
     positions: dict[bytes, int] = {}
-    for txid, vout, value_sat, created, script, spent_txid, spent_height, made_at, spent_at in rows:
-        deltas[(created, bytes(txid))] += value_sat
-        positions[bytes(txid)] = made_at or 0
-        if spent_height is not None and spent_height <= height:
-            deltas[(spent_height, bytes(spent_txid))] -= value_sat
-            positions[bytes(spent_txid)] = spent_at or 0
+    for coin in facts.wallet_coins(conn, [name], made_by=height, with_positions=True):
+        deltas[(coin.height, coin.txid)] += coin.value_sat
+        positions[coin.txid] = coin.made_tx_index or 0
+        if coin.spent_height is not None and coin.spent_height <= height:
+            deltas[(coin.spent_height, coin.spent_txid)] -= coin.value_sat
+            positions[coin.spent_txid] = coin.spent_tx_index or 0
         else:
-            utxos.append(Coin(bytes(txid)[::-1].hex(), vout, value_sat, created, address_of(bytes(script), network)))
+            utxos.append(Coin(coin.txid[::-1].hex(), coin.vout, coin.value_sat, coin.height,
+                              address_of(coin.script_pubkey, network)))
     # In chain order: by height, then by the transaction's position in its block.
     ordered = sorted(deltas.items(), key=lambda item: (item[0][0], positions[item[0][1]], item[0][1]))
     history = tuple(HistoryLine(txid[::-1].hex(), h, delta) for (h, txid), delta in ordered)
@@ -127,20 +118,15 @@ def wallet_addresses(conn: Connection, name: str, network: Network) -> tuple[Add
     wallet_owner(conn, name)
     received: dict[bytes, int] = defaultdict(int)
     balance: dict[bytes, int] = defaultdict(int)
-    for script, value_sat, spent in conn.execute(
-        sa.select(txos.c.script_pubkey, txos.c.value_sat, txos.c.spent_txid).where(txos.c.wallet == name)
-    ):
-        received[bytes(script)] += 1
-        if spent is None:
-            balance[bytes(script)] += value_sat
-    rows = conn.execute(
-        sa.select(wallet_scripts.c.branch, wallet_scripts.c.idx, wallet_scripts.c.script_pubkey)
-        .where(wallet_scripts.c.wallet == name)
-        .order_by(wallet_scripts.c.branch, wallet_scripts.c.idx)
-    ).all()
+    for coin in facts.wallet_coins(conn, [name]):
+        received[coin.script_pubkey] += 1
+        if coin.spent_txid is None:
+            balance[coin.script_pubkey] += coin.value_sat
+    derived = sorted(facts.derived_scripts(conn, [name]), key=lambda w: (int(w.branch), w.index))
     return tuple(
-        AddressLine(branch, index, address_of(bytes(script), network), received[bytes(script)], balance[bytes(script)])
-        for branch, index, script in rows
+        AddressLine(int(w.branch), w.index, address_of(w.script_pubkey, network), received[w.script_pubkey],
+                    balance[w.script_pubkey])
+        for w in derived
     )
 
 
@@ -192,16 +178,14 @@ class ExposureReport:
 def exposure(conn: Connection, reserve: str, network: Network, address_cap_sat: int | None) -> ExposureReport:
     """Coins of reserve `reserve` behind revealed keys, at reused addresses, and above the address cap."""
     owner = f"reserve:{reserve}"
-    names = conn.execute(sa.select(wallets_table.c.name).where(wallets_table.c.owner == owner)).scalars().all()
+    names = [name for name, account in facts.wallet_owners(conn).items() if account == owner]
     per_script: dict[bytes, dict] = {}
-    for wallet, script, value_sat, spent in conn.execute(
-        sa.select(txos.c.wallet, txos.c.script_pubkey, txos.c.value_sat, txos.c.spent_txid)
-        .where(txos.c.wallet.in_(names))
-    ):
-        entry = per_script.setdefault(bytes(script), {"wallet": wallet, "received": 0, "spent": False, "balance": 0})
+    for coin in facts.wallet_coins(conn, names):
+        entry = per_script.setdefault(coin.script_pubkey, {"wallet": coin.wallet, "received": 0, "spent": False,
+                                                           "balance": 0})
         entry["received"] += 1
-        if spent is None:
-            entry["balance"] += value_sat
+        if coin.spent_txid is None:
+            entry["balance"] += coin.value_sat
         else:
             entry["spent"] = True
     lines = []
@@ -226,5 +210,5 @@ def exposure(conn: Connection, reserve: str, network: Network, address_cap_sat: 
         over_cap += balance if "over cap" in reasons else 0
         lines.append(ExposedAddress(entry["wallet"], address_of(script, network), balance, tuple(reasons)))
     lines.sort(key=lambda a: -a.balance_sat)
-    height = conn.execute(sa.select(sa.func.max(chain_blocks.c.height))).scalar()
+    height = facts.top_height(conn)
     return ExposureReport(reserve, height, address_cap_sat, total, revealed, reused, over_cap, tuple(lines))

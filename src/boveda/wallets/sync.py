@@ -9,22 +9,21 @@ facts above the fork point are dropped and those blocks scanned again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from boveda.bitcoin.block import Block
 from boveda.bitcoin.network import Network
-from boveda.book.schema import wallets as wallets_table
 from boveda.book.store import Store
 from boveda.chain.scanner import Credit, Debit, ScannedBlock
 from boveda.chain.source import ChainSource
 from boveda.errors import BovedaError
-from boveda.wallets.descriptors import Branch, WalletDescriptor, address_of, parse_descriptor
-from boveda.wallets.tables import chain_blocks, chain_settings, chain_txs, txos, wallet_scripts, wallet_sync
-from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WatchedScript, WatchSet, scan_wallets
+from boveda.wallets import facts_store as facts
+from boveda.wallets.descriptors import WalletDescriptor, address_of, parse_descriptor
+from boveda.wallets.facts_store import WalletRow
+from boveda.wallets.watch import WatchedScript, WatchSet, scan_wallets
 
 CHUNK_BLOCKS = 500
 # Ranges this short look up what their blocks touch by key instead of loading every derived script.
@@ -49,24 +48,7 @@ class SyncReport:
     earlier_blocks_searched: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _WalletRow:
-    name: str
-    descriptor: str
-    birth_height: int
-    gap_limit: int
-    synced_height: int | None
-
-    @property
-    def next_height(self) -> int:
-        return self.birth_height if self.synced_height is None else self.synced_height + 1
-
-
 # -- settings ---------------------------------------------------------------------------
-
-
-def chain_setting(conn: Connection, key: str) -> str | None:
-    return conn.execute(sa.select(chain_settings.c.value).where(chain_settings.c.key == key)).scalar()
 
 
 def parse_network(name: str) -> Network:
@@ -79,7 +61,7 @@ def parse_network(name: str) -> Network:
 def stored_network(store: Store) -> Network | None:
     """The network this book's wallets live on, once a wallet was added or a sync ran."""
     with store.read() as conn:
-        value = chain_setting(conn, "network")
+        value = facts.setting(conn, "network")
     return Network(value) if value else None
 
 
@@ -90,10 +72,9 @@ def chain_to_sync(store: Store, datadir: str | None, network: Network | None) ->
     or was synced (their descriptors and addresses belong to the first).
     """
     with store.read() as conn:
-        stored_datadir = chain_setting(conn, "datadir")
-        stored = chain_setting(conn, "network")
-        committed = chain_setting(conn, "synced") == "yes" or conn.execute(
-            sa.select(sa.func.count()).select_from(wallets_table)).scalar()
+        stored_datadir = facts.setting(conn, "datadir")
+        stored = facts.setting(conn, "network")
+        committed = facts.setting(conn, "synced") == "yes" or facts.wallet_count(conn)
     datadir = datadir or stored_datadir
     if datadir is None:
         raise SyncError("no datadir known for this book: pass --datadir (it is remembered afterwards)")
@@ -106,15 +87,8 @@ def chain_to_sync(store: Store, datadir: str | None, network: Network | None) ->
 def remember_chain(store: Store, datadir: str, network: Network) -> None:
     """Keeps the datadir and network for the next sync (call once the datadir was opened)."""
     with store.write() as (conn, _head):
-        _put(conn, "datadir", datadir)
-        _put(conn, "network", network.value)
-
-
-def _put(conn: Connection, key: str, value: str) -> None:
-    if chain_setting(conn, key) is None:
-        conn.execute(chain_settings.insert().values(key=key, value=value))
-    else:
-        conn.execute(chain_settings.update().where(chain_settings.c.key == key).values(value=value))
+        facts.put_setting(conn, "datadir", datadir)
+        facts.put_setting(conn, "network", network.value)
 
 
 # -- registration -----------------------------------------------------------------------
@@ -124,42 +98,23 @@ def derive_wallet_scripts(conn: Connection, name: str, descriptor_text: str, net
     """Derives a newly registered wallet's first `gap_limit` scripts per branch into the store."""
     if gap_limit < 1 or gap_limit > 10_000:
         raise SyncError(f"gap limit {gap_limit} is out of range: use 1..10000")
-    stored = chain_setting(conn, "network")
+    stored = facts.setting(conn, "network")
     if stored is not None and stored != network.value:
         raise SyncError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
     descriptor = parse_descriptor(descriptor_text, network)
     watch = WatchSet({name: descriptor}, {name: gap_limit})
-    taken = _owners(conn, [w.script_pubkey for w in watch.newly_derived])
+    taken = facts.script_owners(conn, [w.script_pubkey for w in watch.newly_derived])
     if taken:
         script, owner = next(iter(taken.items()))
         raise SyncError(
             f"wallet {name!r} would watch {address_of(script, network) or 'script ' + script.hex()}, already wallet {owner!r}'s: "
             "a script belongs to one wallet, or its coins would count twice"
         )
-    _store_scripts(conn, watch.newly_derived)
-    conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=gap_limit, synced_height=None))
+    facts.store_scripts(conn, watch.newly_derived)
+    facts.start_wallet(conn, name, gap_limit)
     if stored is None:
-        _put(conn, "network", network.value)
+        facts.put_setting(conn, "network", network.value)
     return len(watch.newly_derived)
-
-
-def _owners(conn: Connection, scripts: Sequence[bytes]) -> dict[bytes, str]:
-    """The wallets that already hold any of `scripts`, by script."""
-    found: dict[bytes, str] = {}
-    for batch in _batches(scripts):
-        found.update((bytes(s), w) for s, w in conn.execute(
-            sa.select(wallet_scripts.c.script_pubkey, wallet_scripts.c.wallet)
-            .where(wallet_scripts.c.script_pubkey.in_(batch))))
-    return found
-
-
-def _store_scripts(conn: Connection, scripts: Sequence[WatchedScript]) -> None:
-    if scripts:
-        conn.execute(
-            wallet_scripts.insert(),
-            [{"script_pubkey": w.script_pubkey, "wallet": w.wallet, "branch": int(w.branch), "idx": w.index}
-             for w in scripts],
-        )
 
 
 # -- the sync ---------------------------------------------------------------------------
@@ -184,11 +139,11 @@ def sync(
     tip = source.tip()
     with store.write() as (conn, _head):
         rolled_back_to = _follow_reorg(conn, source, tip.height)
-        _put(conn, "synced", "yes")
+        facts.put_setting(conn, "synced", "yes")
     credits = debits = scanned = searched = 0
     while True:
         with store.read() as conn:
-            wallets = _wallet_rows(conn)
+            wallets = facts.wallet_rows(conn)
         behind = [w for w in wallets if w.next_height <= tip.height]
         if not behind:
             break
@@ -203,41 +158,23 @@ def sync(
         searched += counts[2]
         scanned += stop - start + 1
     with store.read() as conn:
-        wallet_count = len(_wallet_rows(conn))
+        wallet_count = len(facts.wallet_rows(conn))
     return SyncReport(tip.height, tip.hash_hex, scanned, credits, debits, rolled_back_to, wallet_count, searched)
-
-
-def _wallet_rows(conn: Connection) -> list[_WalletRow]:
-    rows = conn.execute(
-        sa.select(
-            wallets_table.c.name, wallets_table.c.descriptor, wallets_table.c.birth_height,
-            wallet_sync.c.gap_limit, wallet_sync.c.synced_height,
-        ).select_from(wallets_table.outerjoin(wallet_sync, wallet_sync.c.wallet == wallets_table.c.name))
-    ).all()
-    return [_WalletRow(r[0], r[1], r[2] or 0, r[3] or DEFAULT_GAP_LIMIT, r[4]) for r in rows]
 
 
 def _follow_reorg(conn: Connection, source: ChainSource, tip_height: int) -> int | None:
     """Drops the facts of blocks no longer in the active chain; returns the fork height, if any."""
-    stored = conn.execute(sa.select(chain_blocks.c.height, chain_blocks.c.hash).order_by(chain_blocks.c.height.desc()))
     highest = None
     fork = None
-    for height, block_hash in stored:
+    for height, block_hash in facts.stored_blocks_from_top(conn):
         highest = height if highest is None else highest
-        if height <= tip_height and source.hash_at(height) == bytes(block_hash):
+        if height <= tip_height and source.hash_at(height) == block_hash:
             fork = height
             break
     if highest is None or fork == highest:
         return None
     fork = -1 if fork is None else fork
-    conn.execute(txos.delete().where(txos.c.height > fork))
-    conn.execute(txos.update().where(txos.c.spent_height > fork).values(spent_txid=None, spent_height=None))
-    conn.execute(chain_txs.delete().where(chain_txs.c.height > fork))
-    conn.execute(chain_blocks.delete().where(chain_blocks.c.height > fork))
-    conn.execute(
-        wallet_sync.update().where(wallet_sync.c.synced_height > fork)
-        .values(synced_height=None if fork < 0 else fork)
-    )
+    facts.drop_above(conn, fork)
     return fork
 
 
@@ -245,7 +182,7 @@ def _sync_chunk(
     store: Store,
     source: ChainSource,
     network: Network,
-    wallets: list[_WalletRow],
+    wallets: list[WalletRow],
     start: int,
     stop: int,
     on_block: Callable[[ScannedBlock], None] | None,
@@ -283,40 +220,23 @@ def _sync_chunk(
         new_scripts = [w for w in watch.newly_derived if w.script_pubkey not in stored]
         # A script another wallet already holds stays that wallet's (registration refuses overlaps;
         # two descriptors can still meet further along their ranges).
-        taken = _owners(conn, [w.script_pubkey for w in new_scripts])
-        _store_scripts(conn, [w for w in new_scripts if w.script_pubkey not in taken])
-        credits, debits = _store_events(conn, result.events)
-        _store_facts(conn, result.facts.values())
-        _store_blocks(conn, result.blocks)
-        conn.execute(wallet_sync.update().where(wallet_sync.c.wallet.in_(names)).values(synced_height=stop))
-        missing = set(names) - set(conn.execute(sa.select(wallet_sync.c.wallet).where(wallet_sync.c.wallet.in_(names))).scalars())
-        for name in missing:
-            conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=DEFAULT_GAP_LIMIT, synced_height=stop))
+        taken = facts.script_owners(conn, [w.script_pubkey for w in new_scripts])
+        facts.store_scripts(conn, [w for w in new_scripts if w.script_pubkey not in taken])
+        credits, debits = facts.store_events(conn, result.events)
+        facts.store_tx_facts(conn, result.facts.values())
+        facts.store_blocks(conn, result.blocks)
+        facts.mark_synced(conn, names, stop)
     return credits, debits, earlier_blocks
 
 
 # What a chunk needs from the store: the derived scripts to watch, the wallets' unspent coins (the
 # scanner's seed), the scripts already used, and how far each branch was derived.
-_BRANCHES = tuple(Branch)  # by number, without an enum call per row
-_Watched = tuple[list[WatchedScript], list[Credit], list[bytes], dict[tuple[str, Branch], int]]
+_Watched = tuple[list[WatchedScript], list[Credit], list[bytes], dict]
 
 
 def _everything_watched(conn: Connection, names: list[str]) -> _Watched:
     """For a long range: every derived script and every unspent coin of the wallets."""
-    derived = [
-        WatchedScript(r[0], _BRANCHES[r[1]], r[2], bytes(r[3]))
-        for r in conn.execute(
-            sa.select(wallet_scripts.c.wallet, wallet_scripts.c.branch, wallet_scripts.c.idx,
-                      wallet_scripts.c.script_pubkey).where(wallet_scripts.c.wallet.in_(names))
-        )
-    ]
-    rows = conn.execute(
-        sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.script_pubkey, txos.c.height)
-        .where(txos.c.wallet.in_(names), txos.c.spent_txid.is_(None))
-    ).all()
-    used = conn.execute(sa.select(txos.c.script_pubkey).where(txos.c.wallet.in_(names)).distinct()).scalars().all()
-    unspent = [Credit(bytes(r[0]), r[1], r[2], bytes(r[3]), r[4]) for r in rows]
-    return derived, unspent, [bytes(s) for s in used], {}
+    return facts.derived_scripts(conn, names), facts.unspent_coins(conn, names), facts.used_scripts(conn, names), {}
 
 
 def _what_the_blocks_touch(conn: Connection, source: ChainSource, names: list[str], start: int, stop: int) -> _Watched:
@@ -328,38 +248,11 @@ def _what_the_blocks_touch(conn: Connection, source: ChainSource, names: list[st
     `gap_limit` scripts past its last used script when that script was found.
     """
     paid, spending = _outputs_and_inputs(source, start, stop)
-    unspent: list[Credit] = []
-    for batch in _batches(sorted({outpoint[:32] for outpoint in spending})):
-        for txid, vout, value_sat, script, height in conn.execute(
-            sa.select(txos.c.txid, txos.c.vout, txos.c.value_sat, txos.c.script_pubkey, txos.c.height)
-            .where(txos.c.txid.in_(batch), txos.c.wallet.in_(names), txos.c.spent_txid.is_(None))
-        ):
-            if bytes(txid) + vout.to_bytes(4, "little") in spending:
-                unspent.append(Credit(bytes(txid), vout, value_sat, bytes(script), height))
+    unspent = [c for c in facts.unspent_coins(conn, names, among_txids=list({o[:32] for o in spending}))
+               if c.outpoint.serialize() in spending]
     # The coins' own scripts too: a walk over parsed blocks finds debits by the spent script.
-    wanted = paid | {c.script_pubkey for c in unspent}
-    derived = []
-    for batch in _batches(sorted(wanted)):
-        derived += [
-            WatchedScript(r[0], _BRANCHES[r[1]], r[2], bytes(r[3]))
-            for r in conn.execute(
-                sa.select(wallet_scripts.c.wallet, wallet_scripts.c.branch, wallet_scripts.c.idx,
-                          wallet_scripts.c.script_pubkey)
-                .where(wallet_scripts.c.script_pubkey.in_(batch), wallet_scripts.c.wallet.in_(names))
-            )
-        ]
-    # The top index of each branch, one index probe each (a GROUP BY would read every derived script).
-    def top(branch: Branch):
-        return (sa.select(sa.func.max(wallet_scripts.c.idx))
-                .where(wallet_scripts.c.wallet == wallets_table.c.name, wallet_scripts.c.branch == int(branch))
-                .scalar_subquery())
-
-    counts = {}
-    for name, *tops in conn.execute(
-        sa.select(wallets_table.c.name, *(top(branch) for branch in Branch)).where(wallets_table.c.name.in_(names))
-    ):
-        counts.update({(name, branch): index + 1 for branch, index in zip(Branch, tops) if index is not None})
-    return derived, unspent, [], counts
+    derived = facts.derived_scripts(conn, names, among=paid | {c.script_pubkey for c in unspent})
+    return derived, unspent, [], facts.derived_counts(conn, names)
 
 
 def _outputs_and_inputs(source: ChainSource, start: int, stop: int) -> tuple[set[bytes], set[bytes]]:
@@ -376,11 +269,6 @@ def _outputs_and_inputs(source: ChainSource, start: int, stop: int) -> tuple[set
             paid.update(out.script_pubkey for out in tx.outputs)
             spending.update(txin.prevout.serialize() for txin in tx.inputs)
     return paid, spending
-
-
-def _batches(items: Sequence, size: int = 5_000) -> Iterator[list]:
-    for at in range(0, len(items), size):
-        yield list(items[at : at + size])
 
 
 class _Descriptors(Mapping[str, WalletDescriptor]):
@@ -405,51 +293,3 @@ class _Descriptors(Mapping[str, WalletDescriptor]):
 
 def known_scripts(derived: Sequence[WatchedScript]) -> set[bytes]:
     return {w.script_pubkey for w in derived}
-
-
-def _store_events(conn: Connection, events) -> tuple[int, int]:
-    credits = [e for e in events if isinstance(e.event, Credit)]
-    debits = [e for e in events if isinstance(e.event, Debit)]
-    if credits:
-        conn.execute(
-            txos.insert(),
-            [{"txid": c.event.txid, "vout": c.event.vout, "wallet": c.wallet, "script_pubkey": c.event.script_pubkey,
-              "value_sat": c.event.value_sat, "height": c.event.height, "spent_txid": None, "spent_height": None}
-             for c in credits],
-        )
-    if debits:
-        # One statement, many parameter sets: a chunk of an initial sync spends tens of thousands of coins.
-        conn.execute(
-            txos.update()
-            .where(txos.c.txid == sa.bindparam("spent_coin_txid"), txos.c.vout == sa.bindparam("spent_coin_vout"))
-            .values(spent_txid=sa.bindparam("spending_txid"), spent_height=sa.bindparam("spending_height")),
-            [{"spent_coin_txid": d.event.outpoint.txid, "spent_coin_vout": d.event.outpoint.vout,
-              "spending_txid": d.event.spending_txid, "spending_height": d.event.height} for d in debits],
-        )
-    return len(credits), len(debits)
-
-
-def _store_facts(conn: Connection, facts: Iterable) -> None:
-    facts = list(facts)
-    if not facts:
-        return
-    # In batches: PostgreSQL takes at most 65,535 parameters a statement, and a chunk can touch more transactions.
-    known: set[bytes] = set()
-    for batch in _batches([f.txid for f in facts]):
-        known.update(bytes(t) for t in conn.execute(sa.select(chain_txs.c.txid).where(chain_txs.c.txid.in_(batch)))
-                     .scalars())
-    new = [f for f in facts if f.txid not in known]
-    if new:
-        conn.execute(
-            chain_txs.insert(),
-            [{"txid": f.txid, "height": f.height, "tx_index": f.tx_index, "input_count": f.input_count,
-              "output_count": f.output_count, "output_total_sat": f.output_total_sat} for f in new],
-        )
-
-
-def _store_blocks(conn: Connection, blocks: Sequence[ScannedBlock]) -> None:
-    if not blocks:
-        return
-    heights = [b.height for b in blocks]
-    conn.execute(chain_blocks.delete().where(chain_blocks.c.height.between(min(heights), max(heights))))
-    conn.execute(chain_blocks.insert(), [{"height": b.height, "hash": b.hash, "time": b.time} for b in blocks])

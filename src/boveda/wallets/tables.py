@@ -1,7 +1,8 @@
 """Tables of chain facts kept for the book's wallets: derived scripts, their outputs, synced blocks.
 
 They are a cache of what the chain says — rebuilt by `boveda sync`, never claims — so they are
-not part of the audit log. They share the book's metadata and migrations (revision 0002).
+not part of the audit log. They share the book's metadata and its one chain of migrations;
+theirs (revision 0002) live beside them in wallets/migrations/.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Joins the two sides for one reserve at one height: the chain facts `boveda sync` stored, and the journal.
+"""A reserve's view at one height: the chain facts `boveda sync` stored beside the journal, reconciled.
 
 This is the only place where the book's claims and the chain's facts meet; the rules of the
 meeting are the pure functions of `reconcile.match`.
@@ -10,17 +10,16 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from boveda.book import Book
 from boveda.book.domain import Account, Entry
-from boveda.book.schema import wallets as wallets_table
 from boveda.reconcile.facts import ChainTx, Owned, ReconcileError
 from boveda.reconcile.match import reconcile
 from boveda.reconcile.model import Reconciliation
 from boveda.report.statement import Statement, build_statement, holdings_by_wallet
-from boveda.wallets.tables import chain_blocks, chain_txs, txos
+from boveda.wallets import facts_store as facts
+from boveda.wallets.facts_store import FactsError
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,45 +32,35 @@ class ReserveView:
 
 
 def synced_tip(conn: Connection) -> tuple[int, bytes, int]:
-    row = conn.execute(
-        sa.select(chain_blocks.c.height, chain_blocks.c.hash, chain_blocks.c.time).order_by(chain_blocks.c.height.desc())
-    ).first()
-    if row is None:
-        raise ReconcileError("nothing has been synced yet: run boveda sync first")
-    return row[0], bytes(row[1]), row[2]
+    try:
+        return facts.synced_tip(conn)
+    except FactsError as exc:
+        raise ReconcileError(str(exc)) from None
 
 
 def block_at(conn: Connection, height: int) -> tuple[bytes, int]:
-    row = conn.execute(sa.select(chain_blocks.c.hash, chain_blocks.c.time).where(chain_blocks.c.height == height)).first()
-    if row is None:
+    block = facts.synced_block(conn, height)
+    if block is None:
         tip = synced_tip(conn)[0]
         raise ReconcileError(f"height {height} has not been synced (the book is synced to {tip}): run boveda sync")
-    return bytes(row[0]), row[1]
+    return block
 
 
 def load_chain_txs(conn: Connection, height: int) -> tuple[ChainTx, ...]:
     """Every transaction up to `height` that touched a tracked wallet, with what each tracked side put in and took."""
-    owner = dict(conn.execute(sa.select(wallets_table.c.name, wallets_table.c.owner)).all())
+    owner = facts.wallet_owners(conn)
     inputs: dict[bytes, list[Owned]] = defaultdict(list)
     outputs: dict[bytes, list[Owned]] = defaultdict(list)
-    for txid, wallet, value_sat, created, spent_txid, spent_height in conn.execute(
-        sa.select(txos.c.txid, txos.c.wallet, txos.c.value_sat, txos.c.height, txos.c.spent_txid, txos.c.spent_height)
-        .where(txos.c.height <= height)
-    ):
-        outputs[bytes(txid)].append(Owned(owner[wallet], wallet, value_sat))
-        if spent_height is not None and spent_height <= height:
-            inputs[bytes(spent_txid)].append(Owned(owner[wallet], wallet, value_sat))
-    times = dict(conn.execute(sa.select(chain_blocks.c.height, chain_blocks.c.time).where(chain_blocks.c.height <= height)).all())
+    for coin in facts.coins_to(conn, height):
+        outputs[coin.txid].append(Owned(owner[coin.wallet], coin.wallet, coin.value_sat))
+        if coin.spent_height is not None and coin.spent_height <= height:
+            inputs[coin.spent_txid].append(Owned(owner[coin.wallet], coin.wallet, coin.value_sat))
+    times = facts.block_times_to(conn, height)
     result = []
-    for txid, tx_height, tx_index, input_count, output_count, output_total_sat in conn.execute(
-        sa.select(chain_txs.c.txid, chain_txs.c.height, chain_txs.c.tx_index, chain_txs.c.input_count,
-                  chain_txs.c.output_count, chain_txs.c.output_total_sat)
-        .where(chain_txs.c.height <= height).order_by(chain_txs.c.height, chain_txs.c.tx_index)
-    ):
-        txid = bytes(txid)
-        day = datetime.datetime.fromtimestamp(times[tx_height], datetime.UTC).date()
-        result.append(ChainTx(txid[::-1].hex(), tx_height, tx_index, day, input_count, output_count, output_total_sat,
-                              tuple(inputs.get(txid, ())), tuple(outputs.get(txid, ()))))
+    for tx in facts.tx_facts_to(conn, height):
+        day = datetime.datetime.fromtimestamp(times[tx.height], datetime.UTC).date()
+        result.append(ChainTx(tx.txid[::-1].hex(), tx.height, tx.tx_index, day, tx.input_count, tx.output_count,
+                              tx.output_total_sat, tuple(inputs.get(tx.txid, ())), tuple(outputs.get(tx.txid, ()))))
     return tuple(result)
 
 
@@ -85,9 +74,7 @@ def reserve_view(book: Book, reserve: str, height: int | None = None) -> Reserve
         height = synced_tip(conn)[0] if height is None else height
         block_hash, block_time = block_at(conn, height)
         txs = load_chain_txs(conn, height)
-        wallet_names = conn.execute(
-            sa.select(wallets_table.c.name).where(wallets_table.c.owner == account)
-        ).scalars().all()
+        wallet_names = [name for name, owner in facts.wallet_owners(conn).items() if owner == account]
     block_date = datetime.datetime.fromtimestamp(block_time, datetime.UTC).date()
     holdings = {name: 0 for name in wallet_names}
     for tx in txs:

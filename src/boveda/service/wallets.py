@@ -1,0 +1,95 @@
+"""The book's wallets against the chain: register, sync, and what the stored facts say of each wallet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from boveda.bitcoin.network import Network
+from boveda.book import Book
+from boveda.book.domain import Wallet
+from boveda.chain.blockfiles import BlockFileSource
+from boveda.chain.kernel import KernelSource
+from boveda.wallets.descriptors import DescriptorError
+from boveda.wallets.registry import register_wallet
+from boveda.wallets.report import AddressLine, ExposureReport, WalletState, exposure, wallet_addresses, wallet_state
+from boveda.wallets.sync import SyncError, SyncReport, chain_to_sync, parse_network, remember_chain, stored_network, sync
+from boveda.wallets.watch import DEFAULT_GAP_LIMIT
+
+
+def book_network(book: Book) -> Network:
+    """The network of the book's wallets; SyncError for a book with none yet."""
+    network = stored_network(book.store)
+    if network is None:
+        raise SyncError("this book has no wallets and was never synced: add a wallet or run boveda sync first")
+    return network
+
+
+def add_wallet(book: Book, name: str, descriptor: str, *, network_name: str | None = None, reserve: str | None = None,
+               case: str | None = None, birth_height: int | None = None, gap_limit: int = DEFAULT_GAP_LIMIT) -> Wallet:
+    """Registers a wallet on the given network, else the book's, else main (saying so when the descriptor fails)."""
+    network = parse_network(network_name) if network_name else stored_network(book.store)
+    try:
+        return register_wallet(book, name, descriptor, network=network or Network.MAIN, reserve=reserve, case=case,
+                               birth_height=birth_height, gap_limit=gap_limit)
+    except DescriptorError as exc:
+        hint = "" if network else " (checked for mainnet: pass --network for another network)"
+        raise DescriptorError(f"{exc}{hint}") from None
+
+
+def wallet_view(book: Book, name: str, at_height: int | None = None) -> WalletState:
+    network = book_network(book)
+    with book.store.read() as conn:
+        return wallet_state(conn, name, network, at_height)
+
+
+def address_lines(book: Book, name: str) -> tuple[AddressLine, ...]:
+    network = book_network(book)
+    with book.store.read() as conn:
+        return wallet_addresses(conn, name, network)
+
+
+def addresses_json(name: str, lines: tuple[AddressLine, ...]) -> dict:
+    return {"wallet": name, "addresses": [
+        {"branch": a.branch, "index": a.index, "address": a.address, "received_count": a.received_count,
+         "balance_sat": a.balance_sat} for a in lines]}
+
+
+def reserve_exposure(book: Book, reserve: str) -> ExposureReport:
+    """Coins of a reserve behind revealed keys, at reused addresses and above its per-address cap."""
+    code = reserve
+    policy = next((r for r in book.reserves() if r.code == code), None)
+    if policy is None:
+        raise SyncError(f"no reserve {code!r} in this book: see boveda balances")
+    network = book_network(book)
+    with book.store.read() as conn:
+        return exposure(conn, code, network, policy.address_cap_sat)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """What a face is told while a sync runs: the blocks to reach, then each block done."""
+
+    start: Callable[[int], None] = lambda total: None
+    block: Callable[[int], None] = lambda height: None
+
+
+def sync_book(book: Book, datadir: Path | None = None, network_name: str | None = None, *, beyond_gap: bool = False,
+              progress: SyncProgress = SyncProgress()) -> SyncReport:
+    """Brings the book's wallets to the tip of a stopped node's datadir (given, or the one remembered).
+
+    The datadir and network are remembered only once the datadir has opened.
+    """
+    datadir_text, network = chain_to_sync(
+        book.store, str(datadir.expanduser().resolve()) if datadir else None,
+        parse_network(network_name) if network_name else None,
+    )
+    with ExitStack() as stack:
+        kernel = stack.enter_context(KernelSource(datadir_text, network))
+        files = stack.enter_context(BlockFileSource(datadir_text, network, kernel=kernel))
+        remember_chain(book.store, datadir_text, network)
+        progress.start(kernel.tip().height + 1)
+        return sync(book.store, files, network=network, beyond_gap=beyond_gap,
+                    on_block=lambda block, _tip: progress.block(block.height + 1))
