@@ -49,3 +49,13 @@ def test_every_command_has_help_and_leaf_commands_show_an_example():
 def test_every_command_is_in_the_readme():
     for path, _ in all_commands():
         assert f"boveda {path}" in README, f"boveda {path} is not documented in README.md"
+
+
+def test_every_document_the_code_cites_is_in_the_repository():
+    cited = set()
+    for path in (ROOT / "src").rglob("*.py"):
+        cited |= {(path.name, name) for name in re.findall(r"\b(docs/[\w./-]+\.(?:md|json|service))", path.read_text())}
+        for name in re.findall(r"\b([A-Z][A-Z-]+\.md)\b", path.read_text()):
+            assert name in ("README.md",), f"{path.name} cites {name}, which is not a file of this repository"
+    missing = sorted(f"{source}: {name}" for source, name in cited if not (ROOT / name).is_file())
+    assert cited and not missing, f"cited but not in the repository: {missing}"

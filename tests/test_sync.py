@@ -33,11 +33,12 @@ from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
 from boveda.chain.regtest.wallets import Branch, WalletKind
+from boveda.errors import WalletError
 from boveda.wallets import sync as sync_module
 from boveda.wallets.descriptors import WalletDescriptor, descriptor_checksum
 from boveda.wallets.registry import register_wallet
-from boveda.wallets.report import WalletQueryError, wallet_state
-from boveda.wallets.sync import SyncError, sync
+from boveda.wallets.report import wallet_state
+from boveda.wallets.sync import sync
 from boveda.wallets.tables import chain_blocks, chain_txs, txos, wallet_scripts, wallet_sync
 
 REGTEST = Network.REGTEST
@@ -438,7 +439,7 @@ def test_an_interrupted_sync_keeps_its_committed_chunks_and_resumes(book_locatio
         assert heights == [chunk - 1] * len(KINDS)
         assert conn.execute(sa.select(sa.func.max(chain_blocks.c.height))).scalar() == chunk - 1
         assert wallet_state(conn, "alice", REGTEST).height == chunk - 1
-        with pytest.raises(WalletQueryError, match="beyond"):
+        with pytest.raises(WalletError, match="beyond"):
             wallet_state(conn, "alice", REGTEST, chunk)
 
     seen = []
@@ -465,9 +466,9 @@ def test_a_script_is_one_wallets_and_a_book_holds_one_network(book_location, tmp
     head = book.audit_head()
     taken = script_to_address(sim.wallet("alice").script_pubkey(Branch.RECEIVE, 7), REGTEST)
     body = f"addr({taken})"
-    with pytest.raises(SyncError, match=f"would watch {taken}, already wallet 'alice'"):
+    with pytest.raises(WalletError, match=f"would watch {taken}, already wallet 'alice'"):
         register_wallet(book, "seized", f"{body}#{descriptor_checksum(body)}", network=REGTEST, reserve="R")
-    with pytest.raises(SyncError, match="this book's wallets are on regtest, not signet"):
+    with pytest.raises(WalletError, match="this book's wallets are on regtest, not signet"):
         register_wallet(book, "bob", sim.wallet("bob").multipath_descriptor(), network=Network.SIGNET, reserve="R")
     assert book.audit_head() == head and [w.name for w in book.wallets()] == ["alice"]
     with book.store.read() as conn:

@@ -28,7 +28,7 @@ _OUT = click.Path(path_type=Path, dir_okay=False)
 @click.option("--out", "out_path", type=_OUT, help="Where to write the bundle (JSON).")
 @click.option("--seed-label", metavar="LABEL",
               help="DEMO/REGTEST ONLY: sign with keys derived from this public label, as `boveda demo`'s "
-                   "wallets are (the scenario's seed). Refused on main.")
+                   "wallets are (the scenario's seed). Refused on every network but regtest.")
 @click.option("--psbt-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write one BIP-322 to_sign PSBT per address here for external signers, and an unsigned bundle.")
 @click.pass_context

@@ -74,8 +74,11 @@ def wallet_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--network", "network_name", help="main, testnet4, signet or regtest (remembered).")
 @click.option("--beyond-gap", is_flag=True,
               help="Also find addresses a wallet used beyond its gap limit (rereads earlier blocks; slower).")
+@click.option("--rescan-from-scratch", is_flag=True,
+              help="Forget the stored chain facts and scan again: for a node on another chain than the book's.")
 @click.pass_context
-def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | None, beyond_gap: bool) -> None:
+def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | None, beyond_gap: bool,
+                 rescan_from_scratch: bool) -> None:
     """Scan the chain for every wallet of the book, from its birth height or last sync to the tip.
 
     Reads the node's block files through Bitcoin Core's engine; the node must be stopped (or point
@@ -88,7 +91,8 @@ def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | N
       boveda sync --datadir ~/.bitcoin --network main
     """
     with _open_book(ctx) as book, BarProgress() as progress:
-        report = sync_book(book, datadir, network_name, beyond_gap=beyond_gap, progress=SyncProgress(
+        report = sync_book(book, datadir, network_name, beyond_gap=beyond_gap,
+                           rescan_from_scratch=rescan_from_scratch, progress=SyncProgress(
             start=lambda total: progress.stage("Syncing wallets", total), block=progress.advance))
     moved = f", followed a reorganisation back to height {report.rolled_back_to}" if report.rolled_back_to is not None else ""
     click.echo(f"synced {report.wallets} wallets to height {report.tip_height} ({report.tip_hash_hex}): "

@@ -54,9 +54,9 @@ class SeedSigner:
         network = stored_network(book.store)
         if network is None:
             raise ProofError("this book has no wallets and was never synced")
-        if network is Network.MAIN:
-            raise ProofError("--seed-label derives demo keys from a public label: refused on main; "
-                             "use --psbt-dir and the reserve's own signers")
+        if network is not Network.REGTEST:
+            raise ProofError(f"--seed-label derives demo keys from a public label: regtest only, refused on "
+                             f"{network.value}; use --psbt-dir and the reserve's own signers")
         wallets = reserve_wallets(book, reserve)
         with book.store.read() as conn:
             locations = facts.script_locations(conn, [w.name for w in wallets])

@@ -14,12 +14,12 @@ from sqlalchemy.engine import Connection
 
 from boveda.book import Book
 from boveda.book.domain import Account, Entry
+from boveda.errors import WalletError
 from boveda.reconcile.facts import ChainTx, Owned, ReconcileError
 from boveda.reconcile.match import reconcile
 from boveda.reconcile.model import Reconciliation
 from boveda.report.statement import Statement, build_statement, holdings_by_wallet
 from boveda.wallets import facts_store as facts
-from boveda.wallets.facts_store import FactsError
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class ReserveView:
 def synced_tip(conn: Connection) -> tuple[int, bytes, int]:
     try:
         return facts.synced_tip(conn)
-    except FactsError as exc:
+    except WalletError as exc:
         raise ReconcileError(str(exc)) from None
 
 

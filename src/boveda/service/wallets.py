@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from boveda.bitcoin.network import Network
 from boveda.book import Book
 from boveda.book.domain import Wallet
-from boveda.chain.blockfiles import BlockFileSource
-from boveda.chain.kernel import KernelSource
+from boveda.errors import WalletError
+from boveda.service.chain import ChainOptions, book_route, open_source, remember_route
 from boveda.wallets.descriptors import DescriptorError
 from boveda.wallets.registry import register_wallet
 from boveda.wallets.report import AddressLine, ExposureReport, WalletState, exposure, wallet_addresses, wallet_state
-from boveda.wallets.sync import SyncError, SyncReport, chain_to_sync, parse_network, remember_chain, stored_network, sync
+from boveda.wallets.sync import SyncReport, parse_network, stored_network, sync, sync_lock
 from boveda.wallets.watch import DEFAULT_GAP_LIMIT
 
 
 def book_network(book: Book) -> Network:
-    """The network of the book's wallets; SyncError for a book with none yet."""
+    """The network of the book's wallets; WalletError for a book with none yet."""
     network = stored_network(book.store)
     if network is None:
-        raise SyncError("this book has no wallets and was never synced: add a wallet or run boveda sync first")
+        raise WalletError("this book has no wallets and was never synced: add a wallet or run boveda sync first")
     return network
 
 
@@ -62,7 +61,7 @@ def reserve_exposure(book: Book, reserve: str) -> ExposureReport:
     code = reserve
     policy = next((r for r in book.reserves() if r.code == code), None)
     if policy is None:
-        raise SyncError(f"no reserve {code!r} in this book: see boveda balances")
+        raise WalletError(f"no reserve {code!r} in this book: see boveda balances")
     network = book_network(book)
     with book.store.read() as conn:
         return exposure(conn, code, network, policy.address_cap_sat)
@@ -76,20 +75,19 @@ class SyncProgress:
     block: Callable[[int], None] = lambda height: None
 
 
-def sync_book(book: Book, datadir: Path | None = None, network_name: str | None = None, *, beyond_gap: bool = False,
-              progress: SyncProgress = SyncProgress()) -> SyncReport:
-    """Brings the book's wallets to the tip of a stopped node's datadir (given, or the one remembered).
+def sync_book(book: Book, datadir: Path | None = None, network_name: str | None = None, *,
+              rpc_url: str | None = None, use_cookie: bool = False, beyond_gap: bool = False,
+              rescan_from_scratch: bool = False, progress: SyncProgress = SyncProgress()) -> SyncReport:
+    """Brings the book's wallets to the tip of a running node (`rpc_url`, or `use_cookie` with the cookie in
+    `datadir`) or of a stopped node's datadir; without either, of the chain the book remembers.
 
-    The datadir and network are remembered only once the datadir has opened.
+    The route (datadir, network, the URL without credentials) is remembered only once it has opened,
+    and only by the one sync of the book that may run at a time.
     """
-    datadir_text, network = chain_to_sync(
-        book.store, str(datadir.expanduser().resolve()) if datadir else None,
-        parse_network(network_name) if network_name else None,
-    )
-    with ExitStack() as stack:
-        kernel = stack.enter_context(KernelSource(datadir_text, network))
-        files = stack.enter_context(BlockFileSource(datadir_text, network, kernel=kernel))
-        remember_chain(book.store, datadir_text, network)
-        progress.start(kernel.tip().height + 1)
-        return sync(book.store, files, network=network, beyond_gap=beyond_gap,
+    route = book_route(book, ChainOptions(datadir, network_name, rpc_url, use_cookie))
+    with sync_lock(book.store), open_source(route) as source:
+        remember_route(book, route)
+        progress.start(source.tip().height + 1)
+        return sync(book.store, source, network=route.network, beyond_gap=beyond_gap,
+                    rescan_from_scratch=rescan_from_scratch,
                     on_block=lambda block, _tip: progress.block(block.height + 1))

@@ -16,15 +16,12 @@ from sqlalchemy.engine import Connection
 from boveda.bitcoin.derivation import Branch
 from boveda.book.schema import wallets as wallets_table
 from boveda.chain.scanner import Credit, ScannedBlock
-from boveda.errors import BovedaError
+from boveda.errors import WalletError
 from boveda.wallets.tables import chain_blocks, chain_settings, chain_txs, txos, wallet_scripts, wallet_sync
 from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WatchedScript
 
 _BRANCHES = tuple(Branch)  # by number, without an enum call per row
 
-
-class FactsError(BovedaError):
-    """The stored chain facts cannot answer as asked (nothing synced, a height not synced)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +302,7 @@ def synced_tip(conn: Connection) -> tuple[int, bytes, int]:
         sa.select(chain_blocks.c.height, chain_blocks.c.hash, chain_blocks.c.time).order_by(chain_blocks.c.height.desc())
     ).first()
     if row is None:
-        raise FactsError("nothing has been synced yet: run boveda sync first")
+        raise WalletError("nothing has been synced yet: run boveda sync first")
     return row[0], bytes(row[1]), row[2]
 
 
@@ -352,3 +349,50 @@ def coins_to(conn: Connection, height: int) -> list[StoredCoin]:
             for r in conn.execute(
                 sa.select(txos.c.txid, txos.c.vout, txos.c.wallet, txos.c.script_pubkey, txos.c.value_sat,
                           txos.c.height, txos.c.spent_txid, txos.c.spent_height).where(txos.c.height <= height))]
+
+
+# -- what the follower asks after each block --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedCoin:
+    """An unspent coin of a tracked wallet, looked up by its outpoint (the mempool watch)."""
+
+    txid: bytes
+    vout: int
+    wallet: str
+    value_sat: int
+
+
+def unspent_outpoints(conn: Connection) -> dict[tuple[bytes, int], WatchedCoin]:
+    """Every tracked wallet's unspent coin, by (txid, vout)."""
+    return {(bytes(r[0]), r[1]): WatchedCoin(bytes(r[0]), r[1], r[2], r[3]) for r in conn.execute(
+        sa.select(txos.c.txid, txos.c.vout, txos.c.wallet, txos.c.value_sat).where(txos.c.spent_txid.is_(None)))}
+
+
+def wallets_touched(conn: Connection, start: int, stop: int) -> set[str]:
+    """The wallets with a coin made or spent in blocks start..stop."""
+    made = sa.select(txos.c.wallet).where(txos.c.height.between(start, stop))
+    spent = sa.select(txos.c.wallet).where(txos.c.spent_height.between(start, stop))
+    return set(conn.execute(sa.union(made, spent)).scalars())
+
+
+def coins_moved(conn: Connection, start: int, stop: int) -> dict[int, tuple[int, int]]:
+    """Per block start..stop that moved a tracked coin: (coins received, coins spent)."""
+    moved: dict[int, list[int]] = {}
+    for height, count in conn.execute(sa.select(txos.c.height, sa.func.count()).where(
+            txos.c.height.between(start, stop)).group_by(txos.c.height)):
+        moved.setdefault(height, [0, 0])[0] = count
+    for height, count in conn.execute(sa.select(txos.c.spent_height, sa.func.count()).where(
+            txos.c.spent_height.between(start, stop)).group_by(txos.c.spent_height)):
+        moved.setdefault(height, [0, 0])[1] = count
+    return {height: (counts[0], counts[1]) for height, counts in moved.items()}
+
+
+def confirmed_txids(conn: Connection, txids: Sequence[bytes]) -> set[bytes]:
+    """Those of `txids` that the stored facts hold as confirmed transactions of tracked wallets."""
+    found: set[bytes] = set()
+    for batch in batches(list(txids)):
+        found.update(bytes(t) for t in conn.execute(
+            sa.select(chain_txs.c.txid).where(chain_txs.c.txid.in_(batch))).scalars())
+    return found

@@ -12,13 +12,9 @@ from sqlalchemy.engine import Connection
 
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.script import ScriptType, classify
-from boveda.errors import BovedaError
+from boveda.errors import WalletError
 from boveda.wallets import facts_store as facts
 from boveda.wallets.descriptors import address_of as descriptor_address_of
-
-
-class WalletQueryError(BovedaError):
-    """A wallet question the stored facts cannot answer as asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +77,7 @@ def synced_height(conn: Connection, name: str) -> int | None:
 def wallet_owner(conn: Connection, name: str) -> str:
     owner = facts.wallet_owners(conn).get(name)
     if owner is None:
-        raise WalletQueryError(f"no wallet named {name!r}: see boveda wallet list")
+        raise WalletError(f"no wallet named {name!r}: see boveda wallet list")
     return owner
 
 
@@ -90,10 +86,10 @@ def wallet_state(conn: Connection, name: str, network: Network, at_height: int |
     owner = wallet_owner(conn, name)
     synced = synced_height(conn, name)
     if synced is None:
-        raise WalletQueryError(f"wallet {name!r} has not been synced yet: run boveda sync")
+        raise WalletError(f"wallet {name!r} has not been synced yet: run boveda sync")
     height = synced if at_height is None else at_height
     if height < 0 or height > synced:
-        raise WalletQueryError(f"height {height} is beyond what wallet {name!r} was synced to ({synced}): run boveda sync")
+        raise WalletError(f"height {height} is beyond what wallet {name!r} was synced to ({synced}): run boveda sync")
     # Each coin with the positions (in their blocks) of the transactions that made and spent it.
     utxos = []
     deltas: dict[tuple[int, bytes], int] = defaultdict(int)

@@ -9,9 +9,14 @@ facts above the fork point are dropped and those blocks scanned again.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from boveda.bitcoin.block import Block
@@ -19,7 +24,7 @@ from boveda.bitcoin.network import Network
 from boveda.book.store import Store
 from boveda.chain.scanner import Credit, Debit, ScannedBlock
 from boveda.chain.source import ChainSource
-from boveda.errors import BovedaError
+from boveda.errors import WalletError
 from boveda.wallets import facts_store as facts
 from boveda.wallets.descriptors import WalletDescriptor, address_of, parse_descriptor
 from boveda.wallets.facts_store import WalletRow
@@ -29,9 +34,6 @@ CHUNK_BLOCKS = 500
 # Ranges this short look up what their blocks touch by key instead of loading every derived script.
 LOOKUP_RANGE_BLOCKS = 16
 
-
-class SyncError(BovedaError):
-    """The book's wallets cannot be synced as asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,7 @@ def parse_network(name: str) -> Network:
     try:
         return Network.parse(name)
     except ValueError as exc:
-        raise SyncError(str(exc)) from None
+        raise WalletError(str(exc)) from None
 
 
 def stored_network(store: Store) -> Network | None:
@@ -73,15 +75,22 @@ def chain_to_sync(store: Store, datadir: str | None, network: Network | None) ->
     """
     with store.read() as conn:
         stored_datadir = facts.setting(conn, "datadir")
-        stored = facts.setting(conn, "network")
-        committed = facts.setting(conn, "synced") == "yes" or facts.wallet_count(conn)
     datadir = datadir or stored_datadir
     if datadir is None:
-        raise SyncError("no datadir known for this book: pass --datadir (it is remembered afterwards)")
+        raise WalletError("no datadir known for this book: pass --datadir (it is remembered afterwards)")
+    return datadir, network_to_sync(store, network)
+
+
+def network_to_sync(store: Store, network: Network | None) -> Network:
+    """The network given, else the book's, else main; another than the book's is refused once it has
+    wallets or was synced (their descriptors and addresses belong to the first). Writes nothing."""
+    with store.read() as conn:
+        stored = facts.setting(conn, "network")
+        committed = facts.setting(conn, "synced") == "yes" or facts.wallet_count(conn)
     network = network or (Network(stored) if stored else Network.MAIN)
     if stored and network.value != stored and committed:
-        raise SyncError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
-    return datadir, network
+        raise WalletError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
+    return network
 
 
 def remember_chain(store: Store, datadir: str, network: Network) -> None:
@@ -97,16 +106,16 @@ def remember_chain(store: Store, datadir: str, network: Network) -> None:
 def derive_wallet_scripts(conn: Connection, name: str, descriptor_text: str, network: Network, gap_limit: int) -> int:
     """Derives a newly registered wallet's first `gap_limit` scripts per branch into the store."""
     if gap_limit < 1 or gap_limit > 10_000:
-        raise SyncError(f"gap limit {gap_limit} is out of range: use 1..10000")
+        raise WalletError(f"gap limit {gap_limit} is out of range: use 1..10000")
     stored = facts.setting(conn, "network")
     if stored is not None and stored != network.value:
-        raise SyncError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
+        raise WalletError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
     descriptor = parse_descriptor(descriptor_text, network)
     watch = WatchSet({name: descriptor}, {name: gap_limit})
     taken = facts.script_owners(conn, [w.script_pubkey for w in watch.newly_derived])
     if taken:
         script, owner = next(iter(taken.items()))
-        raise SyncError(
+        raise WalletError(
             f"wallet {name!r} would watch {address_of(script, network) or 'script ' + script.hex()}, already wallet {owner!r}'s: "
             "a script belongs to one wallet, or its coins would count twice"
         )
@@ -128,6 +137,7 @@ def sync(
     on_block: Callable[[ScannedBlock, int], None] | None = None,
     chunk_blocks: int = CHUNK_BLOCKS,
     beyond_gap: bool = False,
+    rescan_from_scratch: bool = False,
 ) -> SyncReport:
     """Brings every wallet of the book to `source`'s tip. `on_block(block, tip_height)` reports progress.
 
@@ -135,11 +145,22 @@ def sync(
     limit is found whole in one pass. `beyond_gap` also searches the blocks before each chunk for
     the scripts derived in it, for wallets that paid addresses beyond their gap limit — at the cost
     of reading those blocks again whenever a new address is used.
+
+    A source that does not continue the chain the book was synced from (another genesis block, or
+    a fork below every wallet's birth height) is refused, and the book left as it was, unless
+    `rescan_from_scratch` says to forget the stored facts and start again.
     """
+    with sync_lock(store):
+        return _sync(store, source, network, on_block, chunk_blocks, beyond_gap, rescan_from_scratch)
+
+
+def _sync(store: Store, source: ChainSource, network: Network, on_block, chunk_blocks: int, beyond_gap: bool,
+          rescan_from_scratch: bool) -> SyncReport:
     tip = source.tip()
     with store.write() as (conn, _head):
-        rolled_back_to = _follow_reorg(conn, source, tip.height)
+        rolled_back_to = _follow_reorg(conn, source, tip.height, rescan_from_scratch)
         facts.put_setting(conn, "synced", "yes")
+        facts.put_setting(conn, "genesis", source.hash_at(0)[::-1].hex())
     credits = debits = scanned = searched = 0
     while True:
         with store.read() as conn:
@@ -162,8 +183,16 @@ def sync(
     return SyncReport(tip.height, tip.hash_hex, scanned, credits, debits, rolled_back_to, wallet_count, searched)
 
 
-def _follow_reorg(conn: Connection, source: ChainSource, tip_height: int) -> int | None:
+def _follow_reorg(conn: Connection, source: ChainSource, tip_height: int, rescan_from_scratch: bool = False
+                  ) -> int | None:
     """Drops the facts of blocks no longer in the active chain; returns the fork height, if any."""
+    if rescan_from_scratch:
+        facts.drop_above(conn, -1)
+        return -1
+    genesis = facts.setting(conn, "genesis")
+    if genesis is not None and source.hash_at(0)[::-1].hex() != genesis:
+        raise WalletError(f"this chain's genesis block is {source.hash_at(0)[::-1].hex()}, not {genesis} which the book "
+                          "was synced from: point at the same network's node, or pass --rescan-from-scratch")
     highest = None
     fork = None
     for height, block_hash in facts.stored_blocks_from_top(conn):
@@ -173,9 +202,59 @@ def _follow_reorg(conn: Connection, source: ChainSource, tip_height: int) -> int
             break
     if highest is None or fork == highest:
         return None
-    fork = -1 if fork is None else fork
+    births = [w.birth_height for w in facts.wallet_rows(conn)]
+    if fork is None or fork < min(births, default=0):
+        where = "no block" if fork is None else f"only blocks up to {fork}"
+        raise WalletError(f"this node's chain shares {where} of what the book synced (up to {highest}), below every "
+                          "wallet's birth height: it is another chain, not a reorganisation; point at the node the "
+                          "book was synced from, or pass --rescan-from-scratch to forget the stored chain facts")
     facts.drop_above(conn, fork)
     return fork
+
+
+_locks_held: dict[str, int] = {}
+
+
+@contextmanager
+def sync_lock(store: Store) -> Iterator[None]:
+    """One sync of a book at a time: a second process is refused at the start, before it writes.
+
+    SQLite: an advisory file lock beside the book; PostgreSQL: a session advisory lock. Re-entrant
+    within a process (the service layer holds it around remembering the datadir and the sync).
+    """
+    key = store.location
+    if _locks_held.get(key):
+        _locks_held[key] += 1
+        try:
+            yield
+        finally:
+            _locks_held[key] -= 1
+        return
+    busy = WalletError("another sync of this book is running (boveda sync or sync --follow): wait for it to finish")
+    with ExitStack() as stack:
+        if store.is_sqlite:
+            fd = os.open(f"{store.url.database}.sync-lock", os.O_RDWR | os.O_CREAT, 0o600)
+            stack.callback(os.close, fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise busy from None
+        else:
+            conn = stack.enter_context(store.engine.connect())
+            lock_key = {"key": _advisory_key(key)}
+            if not conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), lock_key).scalar():
+                raise busy
+            stack.callback(lambda: conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), lock_key))
+        _locks_held[key] = 1
+        try:
+            yield
+        finally:
+            _locks_held.pop(key, None)
+
+
+def _advisory_key(location: str) -> int:
+    """A PostgreSQL advisory lock key for one book (several books may share a database, one schema each)."""
+    return int.from_bytes(hashlib.sha256(f"boveda sync {location}".encode()).digest()[:8], "big") >> 1
 
 
 def _sync_chunk(
