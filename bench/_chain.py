@@ -12,7 +12,7 @@ from pathlib import Path
 
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
-from boveda.chain.regtest.wallets import WalletKind
+from boveda.keys.software_wallet import WalletKind
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 COIN = 100_000_000

@@ -66,7 +66,7 @@ def run(location: str, path: Path, label: str) -> dict[str, float]:
               f"{imported.events_applied / results['import']:,.0f}/s)", flush=True)
         results["balances (cached)"], cached = timed(book.balances)
         results["balances (from postings)"], summed = timed(lambda: balances_from_postings(book))
-        assert [(b.account, b.balance_sat) for b in cached] == summed, "cached balances disagree with postings"
+        assert [(str(b.account), b.balance_sat) for b in cached] == summed, "cached balances disagree with postings"
         print(f"  balances (cached)         {results['balances (cached)']:8.3f} s  ({len(cached)} accounts)")
         print(f"  balances (from postings)  {results['balances (from postings)']:8.3f} s")
         results["audit verify"], report = timed(book.verify)

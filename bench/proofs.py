@@ -10,7 +10,7 @@ The baselines are bench-only and not dependencies of Bóveda:
     .venv/bin/pip install btclib-wallet==2026.10.26 "ecc[secp256k1]==2026.10.23" bip322==0.3.0
 (btclib-wallet computes through libsecp256k1 only with ecc's `secp256k1` extra; without it, it
 falls back to pure Python and the comparison would flatter us.) The Rust bridge only speaks the
-simple format and is no judge of validity (LIBRARY-NOTES.md): it is here for speed.
+simple format and is no judge of validity (docs/library-notes.md): it is here for speed.
 """
 
 from __future__ import annotations

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from boveda.book.domain import Entry, EntryKind, Posting
-from boveda.reconcile import ChainTx, DiscrepancyKind, Owned, reconcile
-from boveda.reconcile.classify import classify_fields
+from boveda.book.domain import ACCOUNT_FEES, Account, Entry, EntryKind, Posting
+from boveda.reconcile import ChainTx, DiscrepancyKind, Owned, classify_account, reconcile
 
-R = "reserve:SV"
-CUSTODY = "custody:1:13-cr-00950"
+R = Account.reserve("SV")
+CUSTODY = Account.custody("1:13-cr-00950")
+CUSTODY_2 = Account.custody("2:20-cv-00811")
+BITFINEX, BITSO = Account.exchange("bitfinex"), Account.exchange("bitso")
 PLANT_EVERY = 10_000
 BTC = 100_000_000
 DAY0 = date(2021, 9, 7)
@@ -57,7 +58,7 @@ def synthetic(count: int) -> tuple[list[ChainTx], list[Entry], dict[DiscrepancyK
         if role < 12:  # a purchase: an exchange pays SV
             tx = ChainTx(txid, height, i % 100 + 1, day, 2, 2, amount + 55_555,
                          (), (Owned(R, f"sv-{i % 50}", amount),))
-            kind, postings = EntryKind.PURCHASE, (Posting("external:exchange:bitfinex", -amount), Posting(R, amount))
+            kind, postings = EntryKind.PURCHASE, (Posting(BITFINEX, -amount), Posting(R, amount))
         elif role < 14:  # forfeited coins arrive from custody: a transfer between two tracked books
             tx = ChainTx(txid, height, i % 100 + 1, day, 1, 1, amount,
                          (Owned(CUSTODY, "fbi-1", amount + fee),), (Owned(R, "sv-cold", amount),))
@@ -67,16 +68,16 @@ def synthetic(count: int) -> tuple[list[ChainTx], list[Entry], dict[DiscrepancyK
             tx = ChainTx(txid, height, i % 100 + 1, day, 1, 2, amount + change,
                          (Owned(R, "sv-hot", amount + change + fee),), (Owned(R, "sv-hot", change),))
             if i % 2:
-                postings = (Posting(R, -(amount + fee)), Posting("external:exchange:bitso", amount),
-                            Posting("expense:fees", fee))
+                postings = (Posting(R, -(amount + fee)), Posting(BITSO, amount),
+                            Posting(ACCOUNT_FEES, fee))
             else:
-                postings = (Posting(R, -amount), Posting("external:exchange:bitso", amount))
+                postings = (Posting(R, -amount), Posting(BITSO, amount))
             kind = EntryKind.SALE
         else:  # a consolidation of two of SV's wallets, its fee booked
             tx = ChainTx(txid, height, i % 100 + 1, day, 2, 1, amount,
                          (Owned(R, "sv-a", amount // 2 + fee), Owned(R, "sv-b", amount - amount // 2)),
                          (Owned(R, "sv-cold", amount),))
-            kind, postings = EntryKind.FEE, (Posting(R, -fee), Posting("expense:fees", fee))
+            kind, postings = EntryKind.FEE, (Posting(R, -fee), Posting(ACCOUNT_FEES, fee))
         txids = (txid,)
         if plant:
             if kind_of_plant == 0:  # an outflow nobody booked: drop the entry, the chain shows an outflow
@@ -86,18 +87,18 @@ def synthetic(count: int) -> tuple[list[ChainTx], list[Entry], dict[DiscrepancyK
                 tx = ChainTx(txid, height, i % 100 + 1, day, 3, 1, amount,
                              tuple(Owned(R, f"sv-{k}", amount // 3 + (fee if k == 0 else 0) + (amount % 3 if k == 0
                                    else 0)) for k in range(3)), (Owned(R, "sv-cold", amount),))
-                kind, postings = EntryKind.PURCHASE, (Posting("external:exchange:bitfinex", -amount), Posting(R, amount))
+                kind, postings = EntryKind.PURCHASE, (Posting(BITFINEX, -amount), Posting(R, amount))
                 planted[DiscrepancyKind.CLAIMED_PURCHASE_IS_INTERNAL] += 1
             elif kind_of_plant == 2:  # the book overstates a purchase by 1 BTC
                 tx = ChainTx(txid, height, i % 100 + 1, day, 2, 2, amount + 55_555,
                              (), (Owned(R, f"sv-{i % 50}", amount),))
                 kind = EntryKind.PURCHASE
-                postings = (Posting("external:exchange:bitfinex", -(amount + BTC)), Posting(R, amount + BTC))
+                postings = (Posting(BITFINEX, -(amount + BTC)), Posting(R, amount + BTC))
                 planted[DiscrepancyKind.AMOUNT_MISMATCH] += 1
             else:  # the entry cites a transaction never confirmed; the real one goes unrecorded
                 tx = ChainTx(txid, height, i % 100 + 1, day, 2, 2, amount + 55_555,
                              (), (Owned(R, f"sv-{i % 50}", amount),))
-                kind, postings = EntryKind.PURCHASE, (Posting("external:exchange:bitfinex", -amount), Posting(R, amount))
+                kind, postings = EntryKind.PURCHASE, (Posting(BITFINEX, -amount), Posting(R, amount))
                 txids = (hashlib.sha256(b"never" + txid.encode()).hexdigest(),)
                 planted[DiscrepancyKind.UNCONFIRMED_ENTRY] += 1
                 planted[DiscrepancyKind.UNRECORDED_INFLOW] += 1
@@ -108,7 +109,7 @@ def synthetic(count: int) -> tuple[list[ChainTx], list[Entry], dict[DiscrepancyK
     while len(entries) < count:
         n = len(entries) + 1
         entries.append(Entry(count + n, EntryKind.INTERNAL_TRANSFER, days[-1],
-                             (Posting(CUSTODY, -1), Posting("custody:2:20-cv-00811", 1))))
+                             (Posting(CUSTODY, -1), Posting(CUSTODY_2, 1))))
     return chain, entries, {k: v for k, v in planted.items() if v}
 
 
@@ -118,7 +119,7 @@ def naive_join(chain: list[ChainTx], entries: list[Entry]) -> int:
 
 
 def classify_only(chain: list[ChainTx]) -> int:
-    return sum(1 for tx in chain if classify_fields(R, tx) is not None)
+    return sum(1 for tx in chain if classify_account(R, tx) is not None)
 
 
 def main(argv: list[str] | None = None) -> int:

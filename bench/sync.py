@@ -1,10 +1,19 @@
-"""`boveda sync` speed: 50 wallets with ~100,000 derived scripts synced over the bench chain, an
-incremental sync of one new block, and the raw scanner over the same range as the named baseline.
+"""`boveda sync` speed: 50 wallets with ~100,000 derived scripts synced over the bench chain, then new
+blocks one at a time; each figure beside its baseline measured in the same run.
 
     .venv/bin/python bench/sync.py            # 2,000 blocks x 10 payments (built once, cached)
     .venv/bin/python bench/sync.py --quick    # 200 blocks x 10 payments, 5 wallets: checks the bench runs
     .venv/bin/python bench/sync.py --postgres postgresql://postgres@127.0.0.1:5432/test
-                                              # the book in a new PostgreSQL database (dropped afterwards)
+                                              # the books in new PostgreSQL schemas (dropped afterwards)
+
+(a) The initial sync, by a `Syncer` that is then kept, and by `sync()` for a second book. Baselines:
+the compiled walk over the same blocks with the scripts the sync ended with (target: sync <= 3x),
+and deriving, in batches, the scripts the sync derived (work the walk alone never does).
+(b) New blocks mined onto the copy one at a time: the kept Syncer's step (what the follower does;
+target p50 <= 10 ms) and a one-off `sync()` of the same block in the second book. Baseline: the
+compiled walk of that block with every watched script.
+(c) 100,000 scripts of unused wallets over bench/scan.py's chain (2,000 x 270 payments, none to
+them): the initial sync where the walk, not derivation, is the work, against the same baseline.
 
 Why not bench/scan.py's chain (2,000 x 270): its payments all go to the 20 simulation wallets
 w00..w19, one fresh address each, so those wallets alone would derive ~1,000,000 scripts. Here
@@ -12,13 +21,14 @@ the same helper builds 2,000 blocks of 10 payments, so the 20 real wallets deriv
 each (default gap limit 20) and 30 unused wallets 2,000 each (gap limit 1,000): ~100,000.
 
 The cached chain is never opened in place (the kernel rewrites LevelDB files even to read):
-the bench works on a copy in a temporary folder, and mines the new block onto that copy.
+the bench works on a copy in a temporary folder, and mines the new blocks onto that copy.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -39,10 +49,11 @@ from boveda.book.store import describe
 from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import RegtestBuilder
-from boveda.chain.regtest.wallets import Branch, SoftwareWallet, WalletKind, seed_from_label
-from boveda.chain.scanner import Credit, Scanner
+from boveda.chain.scanner import Credit, Scanner, Walk
+from boveda.keys.software_wallet import Branch, SoftwareWallet, WalletKind, seed_from_label
+from boveda.wallets.descriptors import parse_descriptor
 from boveda.wallets.registry import register_wallet
-from boveda.wallets.sync import sync
+from boveda.wallets.sync import Syncer, sync, sync_lock
 from boveda.wallets.tables import txos, wallet_scripts
 
 REGTEST = Network.REGTEST
@@ -52,10 +63,23 @@ OTHER_KINDS = (WalletKind.WPKH, WalletKind.WSH_SORTEDMULTI, WalletKind.TR)
 NEW_BLOCK_PAYMENTS = 10
 
 
+class Took(float):
+    """Seconds of wall time, with the CPU seconds of this process beside them (`cpu`): on a shared
+    machine the wall time also holds the waits for a CPU; the CPU time does not (nor the disk's)."""
+
+    cpu: float
+
+
 def timed(action):
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     result = action()
-    return time.perf_counter() - started, result
+    took = Took(time.perf_counter() - started)
+    took.cpu = time.process_time() - started_cpu
+    return took, result
+
+
+def ratio(numerator: Took, denominator: Took) -> str:
+    return f"{numerator / denominator:.1f}x (CPU {numerator.cpu / denominator.cpu:.1f}x)"
 
 
 def real_wallet(name: str) -> SoftwareWallet:
@@ -129,75 +153,146 @@ def mine_new_block(datadir: Path, book: Book, wallets: dict[str, SoftwareWallet]
         return builder.height
 
 
-def run(location: str, datadir: Path, real_count: int, other_count: int, other_gap: int) -> None:
+def derived_per_branch(store) -> dict[tuple[str, int], int]:
+    with store.read() as conn:
+        return {(w, b): top + 1 for w, b, top in conn.execute(
+            sa.select(wallet_scripts.c.wallet, wallet_scripts.c.branch, sa.func.max(wallet_scripts.c.idx))
+            .group_by(wallet_scripts.c.wallet, wallet_scripts.c.branch))}
+
+
+def derivation_baseline(descriptors: dict[str, str], before: dict, after: dict) -> tuple[Took, int]:
+    """(time, scripts): deriving, in one batch per branch, the scripts a sync derived."""
+    parsed = {name: parse_descriptor(text, REGTEST) for name, text in descriptors.items()}
+    return timed(lambda: sum(len(parsed[name].derive(Branch(branch), before.get((name, branch), 0), stop))
+                             for (name, branch), stop in after.items()))
+
+
+def p50_ms(seconds: list[float]) -> float:
+    return statistics.median(seconds) * 1000
+
+
+def register_all(book: Book, real: dict, others: dict, other_gap: int) -> None:
+    for name, wallet in real.items():
+        register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE)
+    for name, wallet in others.items():
+        register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE,
+                        gap_limit=other_gap)
+
+
+def run(locations: tuple[str, str], datadir: Path, real_count: int, other_count: int, other_gap: int,
+        new_blocks: int) -> None:
+    """Book A is synced by a kept Syncer (as the follower keeps one), book B by a one-off sync() per call."""
+    books = []
+    real = {f"w{i:02d}": real_wallet(f"w{i:02d}") for i in range(real_count)}
+    others = {f"other{i:02d}": other_wallet(i) for i in range(other_count)}
+    for location in locations:
+        Book.init(location)
+        book = Book.open(location)
+        book.add_reserve(RESERVE, name="Bench reserve")
+        register_s, _ = timed(lambda book=book: register_all(book, real, others, other_gap))
+        books.append(book)
+    kept, oneoff = books
+    print(f"books: {describe(locations[0])}, {describe(locations[1])}")
+    print(f"registered {len(real) + len(others)} wallets in {register_s:.1f} s "
+          f"({len(real)} paid on the chain, gap limit 20; {len(others)} unused, gap limit {other_gap})")
+    descriptors = {w.name: w.descriptor for w in kept.wallets()}
+    before = derived_per_branch(kept.store)
+
+    # (a) the initial sync, and the compiled walk over the same blocks with the scripts it ended with
+    kernel, files = open_sources(datadir)
+    tip = kernel.tip().height
+    syncer = Syncer(kept.store, network=REGTEST)
+    sync_s, report = timed(lambda: syncer.sync_to_tip(files))
+    oneoff_s, _ = timed(lambda: sync(oneoff.store, files, network=REGTEST))
+    with kept.store.read() as conn:
+        watched = [bytes(s) for s in conn.execute(sa.select(wallet_scripts.c.script_pubkey)).scalars()]
+    after = derived_per_branch(kept.store)
+    walk_s, events = timed(lambda: list(Scanner(watched, walk=Walk.COMPILED).scan(files, 0, tip)))
+    derive_s, derived = derivation_baseline(descriptors, before, after)
+    found = (sum(isinstance(e, Credit) for e in events), sum(not isinstance(e, Credit) for e in events))
+    assert found == (report.credits, report.debits), (found, report)
+    print(f"chain: {tip + 1:,} blocks ({sum(files.location(h).length for h in range(tip + 1)) / 1e6:.1f} MB); "
+          f"{len(watched):,} derived scripts after the sync, {derived:,} of them derived by it\n")
+    both = Took(walk_s + derive_s)
+    both.cpu = walk_s.cpu + derive_s.cpu
+    print(f"(a) initial sync, blocks 0..{tip}:      {sync_s:7.2f} s (CPU {sync_s.cpu:.2f} s)   {report.credits:,} coins "
+          f"received, {report.debits:,} spent; {oneoff_s:.2f} s (CPU {oneoff_s.cpu:.2f} s) for the second book, by sync()")
+    print(f"    baseline: compiled walk, same blocks and scripts:  {walk_s:7.3f} s (CPU {walk_s.cpu:.3f} s)   "
+          f"sync / walk = {ratio(sync_s, walk_s)}   target <= 3x")
+    print(f"    baseline: deriving the {derived:,} scripts it derived:   {derive_s:7.3f} s (CPU {derive_s.cpu:.3f} s)   "
+          f"sync / (walk + deriving) = {ratio(sync_s, both)}")
+    close_sources(kernel, files)
+
+    # (b) one new block at a time, mined onto the copy; both books follow it
+    base = Scanner(watched, walk=Walk.COMPILED)
+    steps: dict[bool, list[Took]] = {True: [], False: []}
+    oneoffs: list[Took] = []
+    walks: list[Took] = []
+    for index in range(new_blocks):
+        fresh = index % 2 == 0
+        new_height = mine_new_block(datadir, kept, real, NEW_BLOCK_PAYMENTS, fresh=fresh)
+        kernel, files = open_sources(datadir)
+        raw = next(files.raw_blocks(new_height, new_height, with_undo=False))
+        base.scan_raw_block(raw.height, raw.block)  # indexes the baseline's scripts once, then times a walk
+        walk_block_s, _ = timed(lambda raw=raw: base.scan_raw_block(raw.height, raw.block))
+        with sync_lock(kept.store):  # the follower holds it for as long as it runs
+            step_s, step = timed(lambda files=files: syncer.sync_to_tip(files))
+        oneoff_s, again = timed(lambda files=files: sync(oneoff.store, files, network=REGTEST))
+        close_sources(kernel, files)
+        assert step.blocks_scanned == again.blocks_scanned == 1 and (step.credits, step.debits) == (again.credits,
+                                                                                                    again.debits)
+        steps[fresh].append(step_s)
+        oneoffs.append(oneoff_s)
+        walks.append(walk_block_s)
+    scripts_now = sum(derived_per_branch(kept.store).values())
+    all_steps = steps[True] + steps[False]
+    print(f"\n(b) {new_blocks} new blocks, one at a time ({NEW_BLOCK_PAYMENTS} payments each; fresh addresses and "
+          f"reused ones in turn), at {scripts_now:,} watched scripts, p50:")
+    cpu = {name: [t.cpu for t in times] for name, times in (("steps", all_steps), ("oneoffs", oneoffs))}
+    print(f"    kept Syncer, one block:               {p50_ms(all_steps):7.2f} ms (CPU {p50_ms(cpu['steps']):.2f})   "
+          f"fresh {p50_ms(steps[True]):.2f}, reused {p50_ms(steps[False]):.2f}; max {max(all_steps) * 1000:.2f}   "
+          "target <= 10 ms")
+    print(f"    one-off sync() of that block:         {p50_ms(oneoffs):7.2f} ms (CPU {p50_ms(cpu['oneoffs']):.2f})")
+    print(f"    baseline: compiled walk of the block: {p50_ms(walks):7.3f} ms   "
+          f"kept Syncer / walk = {statistics.median(all_steps) / statistics.median(walks):.0f}x")
+    for book in books:
+        book.close()
+
+
+def walk_bound(location: str, folder: Path, quick: bool) -> None:
+    """(c) The same kind of watch set over bench/scan.py's chain, whose payments go to other wallets: a
+    sync with nothing to derive, against the compiled walk of the same blocks and scripts."""
+    blocks, txs, count, gap = (200, 50, 5, 100) if quick else (2000, 270, 50, 1000)
+    cached, _ = bench_chain(blocks, txs)
+    datadir = folder / f"datadir-{blocks}x{txs}"
+    shutil.copytree(cached, datadir)
     Book.init(location)
     with Book.open(location) as book:
         book.add_reserve(RESERVE, name="Bench reserve")
-        real = {f"w{i:02d}": real_wallet(f"w{i:02d}") for i in range(real_count)}
-        others = {f"other{i:02d}": other_wallet(i) for i in range(other_count)}
-
-        def register_all():
-            for name, wallet in real.items():
-                register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE)
-            for name, wallet in others.items():
-                register_wallet(book, name, wallet.multipath_descriptor(), network=REGTEST, reserve=RESERVE,
-                                gap_limit=other_gap)
-
-        register_s, _ = timed(register_all)
-        print(f"book: {describe(location)}")
-        print(f"registered {len(real) + len(others)} wallets in {register_s:.1f} s "
-              f"({len(real)} paid on the chain, gap limit 20; {len(others)} unused, gap limit {other_gap})")
-
-        # (a) the initial sync
-        open_s, (kernel, files) = timed(lambda: open_sources(datadir))
+        register_all(book, {}, {f"other{i:02d}": other_wallet(i) for i in range(count)}, gap)
+        kernel, files = open_sources(datadir)
         tip = kernel.tip().height
+        megabytes = sum(files.location(h).length for h in range(tip + 1)) / 1e6
         sync_s, report = timed(lambda: sync(book.store, files, network=REGTEST))
         with book.store.read() as conn:
-            script_count = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
             watched = [bytes(s) for s in conn.execute(sa.select(wallet_scripts.c.script_pubkey)).scalars()]
-        print(f"chain: {tip + 1:,} blocks; {script_count:,} derived scripts after the sync\n")
-        print(f"(a) initial sync, blocks 0..{tip}:        {sync_s:8.2f} s   "
-              f"{report.credits:,} coins received, {report.debits:,} spent; "
-              f"{report.earlier_blocks_searched:,} earlier blocks searched again for scripts derived on the way")
-        print(f"    opening KernelSource + BlockFileSource: {open_s:8.3f} s")
-
-        # (c) the raw scanner over the same range with the same scripts: the baseline
-        scan_s, events = timed(lambda: list(Scanner(watched).scan(files, 0, tip)))
-        found = (sum(isinstance(e, Credit) for e in events), sum(not isinstance(e, Credit) for e in events))
-        print(f"(c) raw scanner, same blocks and scripts:   {scan_s:8.2f} s   "
-              f"{found[0]:,} credits, {found[1]:,} debits")
-        assert found == (report.credits, report.debits), (found, report)
-        print(f"    sync / scanner: {sync_s / scan_s:.1f}x")
+        walk_s, events = timed(lambda: list(Scanner(watched, walk=Walk.COMPILED).scan(files, 0, tip)))
         close_sources(kernel, files)
-
-        # (b) one new block at a time, mined onto the copy
-        print()
-        for fresh in (True, False):
-            new_height = mine_new_block(datadir, book, real, NEW_BLOCK_PAYMENTS, fresh=fresh)
-            open_s, (kernel, files) = timed(lambda: open_sources(datadir))
-            assert kernel.tip().height == new_height
-            step_s, step = timed(lambda files=files: sync(book.store, files, network=REGTEST))
-            close_sources(kernel, files)
-            assert step.blocks_scanned == 1 and step.tip_height == new_height
-            with book.store.read() as conn:
-                after = conn.execute(sa.select(sa.func.count()).select_from(wallet_scripts)).scalar()
-            verdict = "within" if step_s < 0.050 else "MISSES"
-            kind = "fresh addresses" if fresh else "reused addresses"
-            print(f"(b) incremental sync of block {new_height}: {min(len(real), NEW_BLOCK_PAYMENTS)} "
-                  f"payments to {kind} ({step.credits} coins received, {step.debits} spent, "
-                  f"{after - script_count} scripts derived, {step.earlier_blocks_searched:,} earlier blocks "
-                  "searched for them)")
-            print(f"    sync step at {after:,} scripts:           {step_s * 1000:8.1f} ms   "
-                  f"({verdict} the 50 ms target)")
-            print(f"    opening KernelSource + BlockFileSource: {open_s * 1000:8.1f} ms")
-            script_count = after
+    assert not events and (report.credits, report.debits) == (0, 0)
+    print(f"\n(c) {len(watched):,} scripts of {count} unused wallets over bench/scan.py's chain ({tip + 1:,} blocks, "
+          f"{megabytes:.0f} MB; no payment to them):")
+    print(f"    initial sync:                                      {sync_s:7.3f} s (CPU {sync_s.cpu:.3f} s)")
+    print(f"    baseline: compiled walk, same blocks and scripts:  {walk_s:7.3f} s (CPU {walk_s.cpu:.3f} s)   "
+          f"sync / walk = {ratio(sync_s, walk_s)}   target <= 3x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 blocks, 5 wallets (checks the bench runs)")
     parser.add_argument("--postgres", metavar="URL",
-                        help="a PostgreSQL server URL that may create and drop a database (default: a SQLite file)")
+                        help="a PostgreSQL database URL where the books get schemas of their own, dropped afterwards "
+                             "(default: SQLite files)")
+    parser.add_argument("--new-blocks", type=int, default=11, help="new blocks for (b) (default 11)")
     args = parser.parse_args()
     blocks, real_count, other_count, other_gap = (200, 3, 2, 100) if args.quick else (2000, 20, 30, 1000)
 
@@ -206,18 +301,25 @@ def main() -> None:
         datadir = Path(folder) / "datadir"
         shutil.copytree(cached, datadir)
         if args.postgres is None:
-            run(str(Path(folder) / "book.db"), datadir, real_count, other_count, other_gap)
+            run((str(Path(folder) / "kept.db"), str(Path(folder) / "oneoff.db")), datadir, real_count, other_count,
+                other_gap, args.new_blocks)
+            walk_bound(str(Path(folder) / "walk-bound.db"), Path(folder), args.quick)
             return
         import psycopg
 
-        name = f"boveda_bench_{uuid.uuid4().hex[:12]}"
+        schemas = [f"boveda_bench_{uuid.uuid4().hex[:12]}" for _ in range(3)]
         with psycopg.connect(args.postgres, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
+            for schema in schemas:
+                admin.execute(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in args.postgres else "?"
+        urls = [f"{args.postgres}{separator}options=-csearch_path%3D{schema}" for schema in schemas]
         try:
-            run(f"{args.postgres.rsplit('/', 1)[0]}/{name}", datadir, real_count, other_count, other_gap)
+            run((urls[0], urls[1]), datadir, real_count, other_count, other_gap, args.new_blocks)
+            walk_bound(urls[2], Path(folder), args.quick)
         finally:
             with psycopg.connect(args.postgres, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                for schema in schemas:
+                    admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 if __name__ == "__main__":

@@ -48,30 +48,27 @@ def test_invalid_segwit_addresses_are_refused_on_every_network(address, reason):
             address_to_script(address, network)
 
 
-def test_wrong_network_is_named():
-    with pytest.raises(CodecError, match="is for main, not regtest"):
-        address_to_script("bc1qvyq0cc6rahyvsazfdje0twl7ez82ndmuac2lhv", Network.REGTEST)
-    with pytest.raises(CodecError, match="is for regtest, not main"):
-        address_to_script("bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9", Network.MAIN)
-    with pytest.raises(CodecError, match="is for testnet4/signet, not regtest"):
-        address_to_script("tb1qcrh3yqn4nlleplcez2yndq2ry8h9ncg3qh7n54", Network.REGTEST)
-    with pytest.raises(CodecError, match="is for main, not regtest"):
-        address_to_script("1FsSia9rv4NeEwvJ2GvXrX7LyxYspbN2mo", Network.REGTEST)
-    with pytest.raises(CodecError, match="testnet4/signet/regtest, not main"):
-        address_to_script("mzK2FFDEhxqHcmrJw1ysqFkVyhUULo45hZ", Network.MAIN)
-
-
-def test_refusals_say_what_is_wrong():
-    with pytest.raises(CodecError, match="bad checksum"):
-        address_to_script("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5", Network.MAIN)
-    with pytest.raises(CodecError, match="needs bech32m"):
-        address_to_script("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd", Network.MAIN)
-    with pytest.raises(CodecError, match="mixes upper and lower case"):
-        address_to_script("tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sL5k7", Network.TESTNET4)
-    with pytest.raises(CodecError, match="human-readable part 'tc'"):
-        address_to_script("tc1qw508d6qejxtdg4y5r3zarvary0c5xw7kg3g4ty", Network.MAIN)
-    with pytest.raises(CodecError, match="neither valid bech32 nor valid base58check"):
-        address_to_script("1FsSia9rv4NeEwvJ2GvXrX7LyxYspbN2mp", Network.MAIN)  # last character changed
+@pytest.mark.parametrize(
+    ("address", "network", "message"),
+    [
+        # The wrong network is named:
+        ("bc1qvyq0cc6rahyvsazfdje0twl7ez82ndmuac2lhv", Network.REGTEST, "is for main, not regtest"),
+        ("bcrt1qdavt4j2sd7dlhqsavtnfxvzppw6k7qy97tmnu9", Network.MAIN, "is for regtest, not main"),
+        ("tb1qcrh3yqn4nlleplcez2yndq2ry8h9ncg3qh7n54", Network.REGTEST, "is for testnet4/signet, not regtest"),
+        ("1FsSia9rv4NeEwvJ2GvXrX7LyxYspbN2mo", Network.REGTEST, "is for main, not regtest"),
+        ("mzK2FFDEhxqHcmrJw1ysqFkVyhUULo45hZ", Network.MAIN, "testnet4/signet/regtest, not main"),
+        # What else is wrong:
+        ("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5", Network.MAIN, "bad checksum"),
+        ("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd", Network.MAIN, "needs bech32m"),
+        ("tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sL5k7", Network.TESTNET4, "mixes upper and lower case"),
+        ("tc1qw508d6qejxtdg4y5r3zarvary0c5xw7kg3g4ty", Network.MAIN, "human-readable part 'tc'"),
+        # The last character of a valid address changed:
+        ("1FsSia9rv4NeEwvJ2GvXrX7LyxYspbN2mp", Network.MAIN, "neither valid bech32 nor valid base58check"),
+    ],
+)
+def test_refusals_say_what_is_wrong(address, network, message):
+    with pytest.raises(CodecError, match=message):
+        address_to_script(address, network)
 
 
 def test_scripts_without_an_address_are_refused():

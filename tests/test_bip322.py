@@ -148,7 +148,6 @@ def test_message_hash_and_the_two_transactions(vector):
     assert spend.txid_hex == vector.get("to_spend_txid", vector.get("to_spend_tx_hash"))
     assert bip322.to_sign(spend).txid_hex == vector.get("to_sign_txid", vector.get("to_sign_tx_hash"))
     assert spend == spec_to_spend(vector["message"].encode(), script_pubkey)
-    assert bip322._to_spend_txid(bip322.message_hash(vector["message"]), script_pubkey) == spend.txid
 
 
 @pytest.mark.parametrize("vector", VECTORS["bip_text"]["messages"], ids=["empty", "hello"])
@@ -412,34 +411,6 @@ def test_high_s_passes_consensus_but_not_bip322():
     assert core_accepts(script_pubkey, spec_to_sign(unsigned.inputs[0].prevout.txid, (signature, public_key)))
     result = bip322.verify(script_pubkey, CHALLENGE, bip322.encode_simple((signature, public_key)))
     assert (result.verdict, result.reason) == (Verdict.INVALID, Reason.HIGH_S)
-
-
-# -- the direct signature hashes of the fixed to_sign shape --------------------------------------
-
-tx_fields = st.tuples(st.sampled_from([0, 1, 2, 0x7FFFFFFF, -1]), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
-
-
-@settings(max_examples=60, deadline=None)
-@given(txid=st.binary(min_size=32, max_size=32), fields=tx_fields, script_code=st.binary(max_size=80))
-def test_direct_segwit_v0_sighash_matches_bip143_over_the_transaction(txid, fields, script_code):
-    version, locktime, sequence = fields
-    tx = spec_to_sign(txid, version=version, locktime=locktime, sequence=sequence)
-    assert bip322._segwit_v0_sighash_all(txid, script_code, *fields) == segwit_v0_sighash(tx, 0, script_code, 0)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    txid=st.binary(min_size=32, max_size=32),
-    fields=tx_fields,
-    hash_type=st.sampled_from([SighashType.DEFAULT, SighashType.ALL]),
-    annex=st.none() | st.binary(max_size=40).map(lambda b: b"\x50" + b),
-)
-def test_direct_taproot_sighash_matches_bip341_over_the_transaction(txid, fields, hash_type, annex):
-    version, locktime, sequence = fields
-    script_pubkey = b"\x51\x20" + txid[::-1]
-    tx = spec_to_sign(txid, version=version, locktime=locktime, sequence=sequence)
-    expected = taproot_sighash(tx, 0, (TxOut(0, script_pubkey),), hash_type, annex=annex)
-    assert bip322._taproot_sighash(txid, script_pubkey, hash_type, *fields, annex) == expected
 
 
 # -- mutations: no one-bit change of a proof is ever valid ----------------------------------------

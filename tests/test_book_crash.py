@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from _book_fixtures import TESTS_DIR, backend, book_location, cli_command, postgres_url  # noqa: F401
 
-from boveda.book import Book
+from boveda.book import Account, Book
 from boveda.book.synthetic import write_synthetic_export
 
 BIG_ENTRIES = 120_000
@@ -141,4 +141,4 @@ def test_two_processes_writing_at_once(book_location: str, tmp_path: Path, write
         writers_in_order = [int(e.txids[0][:8], 16) for e in journal[1:]]
         switches = sum(a != b for a, b in zip(writers_in_order, writers_in_order[1:]))
         assert switches >= 2, "the two processes did not write at the same time"
-        assert balance == sum(p.amount_sat for e in journal for p in e.postings if p.account == "reserve:SV")
+        assert balance == sum(p.amount_sat for e in journal for p in e.postings if p.account == Account.reserve("SV"))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from boveda.book import BookError
 from boveda.book.audit import canonical_json, loads_no_floats
+from boveda.book.checks import check_descriptor, format_percent_bp, parse_percent_bp, parse_usd_cents
 from boveda.book.custody import NEXT_STATES, check_transition
 from boveda.book.domain import (
     Account,
@@ -26,10 +27,8 @@ from boveda.book.domain import (
     Posting,
     Reserve,
     Wallet,
-    check_descriptor,
-    format_percent_bp,
-    parse_percent_bp,
-    parse_usd_cents,
+    as_account,
+    check_account,
 )
 from boveda.book.events import (
     CaseAdded,
@@ -75,6 +74,24 @@ def test_accounts_round_trip(text: str, kind: AccountKind, name: str) -> None:
 def test_accounts_outside_the_closed_set_are_refused(text: str) -> None:
     with pytest.raises(BookError):
         Account.parse(text)
+
+
+def test_an_account_equals_the_account_its_text_parses_to_and_never_the_text() -> None:
+    built = Account.reserve("SV")
+    assert built == Account.parse("reserve:SV") and hash(built) == hash(Account.parse("reserve:SV"))
+    assert built != "reserve:SV" and built != Account.partner("SV") and built != Account.custody("SV")
+    assert {built: 1}[Account.parse("reserve:SV")] == 1
+    assert as_account("reserve:SV") == built and as_account(built) is built
+
+
+def test_the_rules_check_what_the_constructors_do_not() -> None:
+    assert check_account(Account.custody("1:21-cr-00399")) == Account.custody("1:21-cr-00399")
+    with pytest.raises(BookError, match="bad reserve code 'sv'"):
+        check_account(Account.reserve("sv"))
+    with pytest.raises(BookError, match="malformed account"):
+        check_account(Account(AccountKind.FEES, "x"))  # its text would read back as a different account
+    with pytest.raises(BookError, match="must be an account"):
+        check_account("reserve:SV")  # type: ignore[arg-type]
 
 
 def test_holdings_are_reserves_and_custody() -> None:
@@ -137,8 +154,9 @@ def test_usd_prices_are_exact() -> None:
 
 def test_descriptor_checksums() -> None:
     assert check_descriptor("raw(deadbeef)#89f8spxm") == "raw(deadbeef)#89f8spxm"  # BIP-380 test vector
-    with pytest.raises(BookError, match="expected '89f8spxm'"):
+    with pytest.raises(BookError, match="does not match its text") as refused:
         check_descriptor("raw(deadbeef)#89f8spxn")
+    assert "89f8spxm" not in str(refused.value)  # the right checksum would seal in a typo
     with pytest.raises(BookError, match="no checksum"):
         check_descriptor("raw(deadbeef)")
 
@@ -154,8 +172,9 @@ def _state() -> MemoryState:
     return state
 
 
-ACCOUNTS = ["reserve:SV", "reserve:US-SBR", "custody:C-1", "partner:DE", "external:exchange:kraken",
-            "external:victims", "external:claimant", "external:miner", "external:donor", "expense:fees"]
+ACCOUNTS = [Account.parse(text) for text in (
+    "reserve:SV", "reserve:US-SBR", "custody:C-1", "partner:DE", "external:exchange:kraken",
+    "external:victims", "external:claimant", "external:miner", "external:donor", "expense:fees")]
 
 entries = st.lists(
     st.tuples(st.sampled_from(list(EntryKind)), st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS),
@@ -180,11 +199,11 @@ def test_whatever_is_tried_the_book_balances_and_no_holding_goes_negative(attemp
             continue
         state.commit(effects)
         assert kind not in (EntryKind.SEIZURE, EntryKind.FORFEITURE_TRANSFER)
-        assert not (kind is EntryKind.SALE and source == "reserve:US-SBR")
-        assert not source.startswith("custody:") or kind in (EntryKind.INTERNAL_TRANSFER, EntryKind.FEE)
+        assert not (kind is EntryKind.SALE and source == Account.reserve("US-SBR"))
+        assert source.kind is not AccountKind.CUSTODY or kind in (EntryKind.INTERNAL_TRANSFER, EntryKind.FEE)
     assert sum(state.balances.values()) == 0
     for account, balance_sat in state.balances.items():
-        if account.startswith(("reserve:", "custody:")):
+        if str(account).startswith(("reserve:", "custody:")):
             assert balance_sat >= 0
 
 
@@ -192,7 +211,7 @@ def test_whatever_is_tried_the_book_balances_and_no_holding_goes_negative(attemp
 
 _LOT = Lot(3, "C-1", 5000, "ab" * 32, (f"{'ab' * 32}:1",), date(2024, 5, 1), S.SEIZED, "Warrant", None)
 _ENTRY = Entry(7, EntryKind.PURCHASE, date(2025, 3, 4),
-               (Posting("external:exchange:kraken", -5), Posting("reserve:SV", 5)), ("cd" * 32,), None, "memo",
+               (Posting(Account.exchange("kraken"), -5), Posting(Account.reserve("SV"), 5)), ("cd" * 32,), None, "memo",
                None, 10_425_050)
 EVENTS = [
     ReserveAdded(Reserve("SV", "El Salvador", False, 50_000_000_000)),
@@ -200,10 +219,10 @@ EVENTS = [
     CaseAdded(Case("C-1", "FBI", None)),
     LotSeized(_LOT, _ENTRY),
     LotTransitioned(LotTransition(4, 3, S.FORFEITED, S.ALLOCATED_SHARING, "MLAT", date(2025, 1, 2), "ef" * 32,
-                                  "partner:DE", 2500, 8), _ENTRY, _LOT),
+                                  Account.partner("DE"), 2500, 8), _ENTRY, _LOT),
     LotTransitioned(LotTransition(5, 3, S.SEIZED, S.FORFEITURE_PENDING, "Complaint", date(2025, 1, 2))),
     EntryRecorded(_ENTRY),
-    WalletAdded(Wallet("w", "raw(deadbeef)#89f8spxm", "reserve:SV", 800_000)),
+    WalletAdded(Wallet("w", "raw(deadbeef)#89f8spxm", Account.reserve("SV"), 800_000)),
 ]
 
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from _book_fixtures import DESCRIPTOR, backend, book, book_location, postgres_url, txid  # noqa: F401
 
-from boveda.book import Book, BookError, EntryKind, LotState
+from boveda.book import Account, Book, BookError, EntryKind, LotState
 
 BTC = 100_000_000
 CASE = "1:21-cr-00399"
@@ -81,7 +81,7 @@ def test_sharing_gives_the_partner_its_share_and_keeps_the_rest_forfeited(
         assert cased.balance("reserve:US-SBR") == amount_sat - shared_sat
     assert cased.balance(f"custody:{CASE}") == (0 if shared_sat == amount_sat else 0)
     transition = cased.lot_transitions(lot_id)[-1]
-    assert (transition.share_bp, transition.destination) == (share_bp, "partner:DE")
+    assert (transition.share_bp, transition.destination) == (share_bp, Account.partner("DE"))
     _assert_double_entry(cased)
 
 
@@ -111,7 +111,7 @@ def test_purchases_are_found_by_txid(cased: Book) -> None:
     entry = cased.add_purchase(reserve="SV", amount_sat=BTC, txid=txid(9).upper(), exchange="bitfinex",
                                price_usd_cents=10_425_050, date="2025-03-04")
     assert entry.txids == (txid(9),)  # stored in canonical lower case
-    assert entry.postings[0].account == "external:exchange:bitfinex"
+    assert entry.postings[0].account == Account.exchange("bitfinex")
     assert cased.entries_citing(txid(9)) == (entry,)
     assert cased.entries_citing(txid(10)) == ()
     assert cased.journal() == (entry,)
@@ -146,7 +146,7 @@ def test_a_transfer_may_pay_a_fee(cased: Book) -> None:
     cased.add_purchase(reserve="SV", amount_sat=BTC, txid=txid(1))
     entry = cased.add_transfer(from_account="reserve:SV", to_account="reserve:US-SBR", amount_sat=50_000_000,
                                fee_sat=2_000, txid=txid(2), reason="move to cold storage")
-    assert [(p.account, p.amount_sat) for p in entry.postings] == [
+    assert [(str(p.account), p.amount_sat) for p in entry.postings] == [
         ("reserve:SV", -50_002_000), ("reserve:US-SBR", 50_000_000), ("expense:fees", 2_000)]
     assert cased.balance("expense:fees") == 2_000
     assert (entry.amount_sat, entry.fee_sat) == (50_000_000, 2_000)
@@ -179,7 +179,7 @@ def test_wallets_of_reserves_and_custody(cased: Book) -> None:
     cased.add_wallet("sv-cold", descriptor=DESCRIPTOR, reserve="SV", birth_height=800_000)
     cased.add_wallet("fbi-case", descriptor="raw(00)#qwfjgwf6", case=CASE)
     assert [(w.name, w.owner, w.birth_height) for w in cased.wallets()] == [
-        ("fbi-case", f"custody:{CASE}", None), ("sv-cold", "reserve:SV", 800_000)]
+        ("fbi-case", Account.custody(CASE), None), ("sv-cold", Account.reserve("SV"), 800_000)]
 
 
 def test_a_reserve_keeps_its_policy(cased: Book) -> None:

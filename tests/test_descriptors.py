@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from boveda.bitcoin.network import Network
-from boveda.errors import BovedaError, CodecError
+from boveda.errors import BovedaError, CodecError, WalletError
 from boveda.wallets import (
     Branch,
     DerivedScript,
@@ -307,6 +307,19 @@ def test_keys_without_multipath_are_shared_by_both_branches() -> None:
     )
     for branch in Branch:
         assert descriptor.derive(branch, 0, 20) == derive_with_embit(descriptor, branch, 0, 20)
+
+
+@pytest.mark.parametrize("threshold", [1, 16, 17, 20])
+def test_wsh_multisig_of_more_than_16_keys_matches_embit(threshold: int) -> None:
+    # Counts above 16 have no OP_n: they are pushed as script numbers, as Core's GetScriptForMultisig does.
+    keys = [ec.PrivateKey(hashlib.sha256(b"key %d" % i).digest()).get_public_key().sec().hex() for i in range(20)]
+    for name in ("multi", "sortedmulti"):
+        descriptor = parse_descriptor(descsum_create(f"wsh({name}({threshold},{','.join(keys)}))"), Network.MAIN)
+        assert descriptor.derive(Branch.RECEIVE, 0, 1) == derive_with_embit(descriptor, Branch.RECEIVE, 0, 1)
+
+
+def test_descriptor_errors_are_the_wallet_layers_errors() -> None:
+    assert issubclass(DescriptorError, WalletError) and issubclass(WalletError, BovedaError)
 
 
 # --- BIP-32 ----------------------------------------------------------------------------------

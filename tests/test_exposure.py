@@ -15,7 +15,7 @@ from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
-from boveda.chain.regtest.wallets import Branch, WalletKind
+from boveda.keys.software_wallet import Branch, WalletKind
 from boveda.wallets.registry import register_wallet
 from boveda.wallets.report import exposure
 from boveda.wallets.sync import sync

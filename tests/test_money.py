@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from boveda.errors import BovedaError
-from boveda.money import MAX_SUPPLY_SAT, AmountError, format_btc, parse_btc
+from boveda.money import MAX_MONEY_SAT, AmountError, format_btc, parse_btc
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,7 @@ from boveda.money import MAX_SUPPLY_SAT, AmountError, format_btc, parse_btc
         ("2.", 200_000_000),
         ("94636.7", 9_463_670_000_000),
         (" 0.1 ", 10_000_000),
-        ("21000000", MAX_SUPPLY_SAT),
+        ("21000000", MAX_MONEY_SAT),
         ("0.30000000", 30_000_000),  # where float arithmetic would give 29999999.999…
     ],
 )
@@ -74,6 +74,6 @@ def test_format_btc_refuses_non_int() -> None:
         format_btc(True)
 
 
-@given(st.integers(min_value=1, max_value=MAX_SUPPLY_SAT))
+@given(st.integers(min_value=1, max_value=MAX_MONEY_SAT))
 def test_round_trip(amount_sat: int) -> None:
     assert parse_btc(format_btc(amount_sat)) == amount_sat

@@ -15,7 +15,7 @@ from boveda.bitcoin.sighash import TxDigests, segwit_v0_sighash, taproot_sighash
 from boveda.bitcoin.script import p2pkh
 from boveda.bitcoin.tx import OutPoint, Transaction, TxIn, TxOut
 from boveda.chain.regtest.simulation import Simulation
-from boveda.chain.regtest.wallets import (
+from boveda.keys.software_wallet import (
     SECP256K1_ORDER,
     Branch,
     KeyPath,

@@ -15,7 +15,7 @@ from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
-from boveda.chain.regtest.wallets import WalletKind
+from boveda.keys.software_wallet import WalletKind
 from boveda.chain.scanner import Credit, Debit, Scanner, TxFacts, scan
 from boveda.errors import CodecError
 

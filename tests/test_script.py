@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from boveda.bitcoin import script
+from boveda.bitcoin.hashes import hash160
 from boveda.bitcoin.script import ScriptType, classify
+from boveda.errors import CodecError
 
 DATA = Path(__file__).parent / "data"
 BIP143 = json.loads((DATA / "bip143_vectors.json").read_text())
@@ -84,14 +86,68 @@ def test_classify_p2pk_and_bare_multisig():
 
 
 def test_builders_refuse_impossible_scripts():
-    with pytest.raises(ValueError):
+    with pytest.raises(CodecError, match="3-of-2 multisig is not possible"):
         script.multisig(3, [G_COMPRESSED, G_COMPRESSED])
-    with pytest.raises(ValueError):
+    with pytest.raises(CodecError):
         script.multisig(0, [G_COMPRESSED])
-    with pytest.raises(ValueError):
+    with pytest.raises(CodecError, match="1 <= k <= n <= 20"):
+        script.multisig(1, [G_COMPRESSED] * 21)
+    with pytest.raises(CodecError, match="not 65 bytes"):
         script.p2wpkh(G_UNCOMPRESSED)
-    with pytest.raises(ValueError):
+    with pytest.raises(CodecError, match="not 33"):
         script.p2tr(G_COMPRESSED)
+    with pytest.raises(CodecError, match="17 has no small-integer opcode"):
+        script.small_int_opcode(17)
+
+
+@pytest.mark.parametrize(
+    ("n", "pushed"),
+    # CScriptNum's encoding: little-endian magnitude, sign in the top bit, no more bytes than needed.
+    [(0, "00"), (1, "51"), (16, "60"), (-1, "4f"), (17, "0111"), (20, "0114"), (127, "017f"), (128, "028000"),
+     (255, "02ff00"), (256, "020001"), (-2, "0182"), (-128, "028080"), (-255, "02ff80"), (2**31 - 1, "04ffffff7f")],
+)
+def test_push_int_writes_numbers_as_cscript_does(n, pushed):
+    assert script.push_int(n).hex() == pushed
+
+
+def test_multisig_over_16_keys_pushes_its_counts_as_numbers_as_core_does():
+    built = script.multisig(17, [G_COMPRESSED] * 20)
+    assert built[:2] == b"\x01\x11" and built[-3:] == b"\x01\x14\xae"
+    assert script.parse_multisig(built) is None  # beyond OP_16: not a template BIP-322 verification runs
+
+
+def test_parse_multisig_reads_only_what_multisig_builds():
+    keys = (G_COMPRESSED, G_UNCOMPRESSED, b"\x02" + bytes(32))
+    built = script.multisig(2, keys)
+    assert script.parse_multisig(built) == (2, keys)
+    non_minimal = b"\x52" + b"".join(b"\x4c" + bytes((len(k),)) + k for k in keys) + b"\x53\xae"
+    assert script.parse_multisig(non_minimal) is None
+    assert script.parse_multisig(built[:-1] + b"\xac") is None
+    assert script.parse_multisig(b"\x54" + built[1:]) is None  # 4-of-3
+    assert script.parse_multisig(script.p2wpkh(G_COMPRESSED)) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "opcode"),
+    [(b"", 0x00), (b"\x01", 0x51), (b"\x10", 0x60), (b"\x11", 0x01), (b"\x81", 0x4F), (b"\x00", 0x01),
+     (b"\x01" * 75, 75), (b"\x01" * 76, 0x4C), (b"\x01" * 256, 0x4D)],
+)
+def test_minimal_push_opcode_follows_core(data, opcode):
+    assert script.minimal_push_opcode(data) == opcode
+
+
+def test_hash_templates_are_the_scripts_of_the_hashed_keys():
+    assert script.p2pkh(G_COMPRESSED) == script.p2pkh_of_hash(hash160(G_COMPRESSED))
+    assert script.p2sh(b"\x51") == script.p2sh_of_hash(hash160(b"\x51"))
+    assert classify(script.p2pkh_of_hash(bytes(20))) == ScriptType.P2PKH
+    assert classify(script.p2sh_of_hash(bytes(20))) == ScriptType.P2SH
+
+
+def test_truncated_pushes_are_codec_errors():
+    with pytest.raises(CodecError, match="the push length at offset 1"):
+        list(script.iter_ops(b"\x4d\x01"))
+    with pytest.raises(CodecError, match="a push of 5 bytes at offset 1"):
+        list(script.iter_ops(b"\x05\x01"))
 
 
 def test_push_data_uses_the_minimal_opcode():

@@ -6,7 +6,7 @@ import pytest
 
 from boveda.bitcoin.network import Network
 from boveda.book import Book
-from boveda.chain.regtest.wallets import SoftwareWallet, seed_from_label
+from boveda.keys.software_wallet import SoftwareWallet, seed_from_label
 from boveda.proofs.challenge import ProofError
 from boveda.proofs.software_signer import SeedSigner
 from boveda.wallets.registry import register_wallet

@@ -13,7 +13,7 @@ from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest import simulation as simulation_module
 from boveda.chain.regtest.builder import COINBASE_MATURITY, GENESIS_TIME, block_subsidy_sat
 from boveda.chain.regtest.simulation import Credit, Debit, Simulation
-from boveda.chain.regtest.wallets import WalletKind
+from boveda.keys.software_wallet import WalletKind
 from boveda.errors import BuilderError
 
 COIN = 100_000_000

@@ -12,7 +12,7 @@ import json
 import re
 from datetime import date, timedelta
 
-from boveda.book.domain import Entry, EntryKind, Posting
+from boveda.book.domain import Account, Entry, EntryKind, Posting, as_account
 from boveda.reconcile import ChainTx, DiscrepancyKind, MovementKind, Owned, Reconciliation, reconcile
 from boveda.report import (
     SeriesBasis,
@@ -27,8 +27,8 @@ from boveda.report import (
 )
 
 BTC = 100_000_000
-SV = "reserve:SV"
-CASE = "custody:1:13-cr-00950"
+SV = Account.reserve("SV")
+CASE = Account.custody("1:13-cr-00950")
 DAY0 = date(2025, 8, 1)
 
 
@@ -54,7 +54,7 @@ def sample_book() -> tuple[list[ChainTx], list[Entry]]:
 
     def add_entry(kind, day, postings, txids=(), authority=None, memo=None):
         entries.append(Entry(len(entries) + 1, kind, DAY0 + timedelta(days=day),
-                             tuple(Posting(a, s) for a, s in postings), tuple(txids), authority, memo))
+                             tuple(Posting(as_account(a), s) for a, s in postings), tuple(txids), authority, memo))
 
     def buy(amount_sat, txids, day, memo=None):
         add_entry(EntryKind.PURCHASE, day, [("external:exchange:bitfinex", -amount_sat), (SV, amount_sat)], txids,
@@ -124,7 +124,7 @@ def test_the_sample_month_is_reconciled_as_planted():
     ]
     assert recon.has_critical
     transfer = next(m for m in recon.movements if m.txid_hex == _txid(50))
-    assert (transfer.kind, transfer.counterparty, transfer.is_transfer) == (MovementKind.INFLOW, CASE, True)
+    assert (transfer.kind, transfer.counterparty, transfer.is_transfer) == (MovementKind.INFLOW, (CASE,), True)
 
 
 def test_a_statement_holds_the_period_holdings_and_the_findings():
@@ -149,11 +149,12 @@ def test_a_statement_holds_the_period_holdings_and_the_findings():
 
 
 def test_holdings_by_source_take_outflows_pro_rata_and_keep_the_total():
+    X = Account.exchange("x")
     entries = [
-        Entry(1, EntryKind.PURCHASE, DAY0, (Posting("external:exchange:x", -10), Posting(SV, 10)), ("aa" * 32,)),
+        Entry(1, EntryKind.PURCHASE, DAY0, (Posting(X, -10), Posting(SV, 10)), ("aa" * 32,)),
         Entry(2, EntryKind.FORFEITURE_TRANSFER, DAY0 + timedelta(1), (Posting(CASE, -30), Posting(SV, 30)), ()),
-        Entry(3, EntryKind.SALE, DAY0 + timedelta(2), (Posting(SV, -8), Posting("external:exchange:x", 8)), ()),
-        Entry(4, EntryKind.SALE, DAY0 + timedelta(3), (Posting(SV, -7), Posting("external:exchange:x", 7)), ()),
+        Entry(3, EntryKind.SALE, DAY0 + timedelta(2), (Posting(SV, -8), Posting(X, 8)), ()),
+        Entry(4, EntryKind.SALE, DAY0 + timedelta(3), (Posting(SV, -7), Posting(X, 7)), ()),
     ]
     points = holdings_by_source(SV, entries)
     assert [p[1] for p in points] == [
@@ -191,7 +192,7 @@ def test_the_csv_has_one_row_per_movement():
     assert (consolidation["kind"], consolidation["amount_btc"], consolidation["fee_sat"],
             consolidation["discrepancies"]) == ("internal", "0.99999200", "800", "claimed_purchase_is_internal")
     inflow = next(r for r in rows if r["txid"] == _txid(50))
-    assert (inflow["counterparty"], inflow["transfer"], inflow["fee_sat"]) == (CASE, "yes", "")
+    assert (inflow["counterparty"], inflow["transfer"], inflow["fee_sat"]) == (str(CASE), "yes", "")
 
 
 def test_the_html_is_one_self_contained_file_that_prints_on_a4():
@@ -207,8 +208,8 @@ def test_the_html_is_one_self_contained_file_that_prints_on_a4():
 
 def test_the_html_escapes_what_the_book_says():
     recon = reconcile("SV", height=1, block_hash_hex="00" * 32, chain_txs=[], entries=[
-        Entry(1, EntryKind.DONATION, DAY0, (Posting("external:donor", -5), Posting(SV, 5)), (), "Decree <b>17</b>",
-              "<script>alert(1)</script> & co"),
+        Entry(1, EntryKind.DONATION, DAY0, (Posting(Account.parse("external:donor"), -5), Posting(SV, 5)), (),
+              "Decree <b>17</b>", "<script>alert(1)</script> & co"),
     ], chain_balance_sat=0, book_balance_sat=5)
     html = render_html(build_statement(recon, holdings_sat={"<w>": 0}, reserve_name="El \"Salvador\" <i>"))
     assert "<script" not in html and "<b>" not in html and "<i>" not in html and "<w>" not in html

@@ -32,7 +32,7 @@ from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
-from boveda.chain.regtest.wallets import Branch, WalletKind
+from boveda.keys.software_wallet import Branch, WalletKind
 from boveda.errors import WalletError
 from boveda.wallets import sync as sync_module
 from boveda.wallets.descriptors import WalletDescriptor, descriptor_checksum

@@ -4,9 +4,17 @@ import pytest
 from hypothesis import given, strategies as st
 
 from boveda.bitcoin.block import Block, BlockHeader, merkle_root
-from boveda.bitcoin.codec import Reader, encode_compact_size
+from boveda.bitcoin.codec import Reader, encode_compact_size, read_compact_size
 from boveda.bitcoin.hashes import sha256d
-from boveda.bitcoin.tx import OutPoint, Transaction, TxIn, TxOut, txid_from_hex
+from boveda.bitcoin.tx import (
+    OutPoint,
+    Transaction,
+    TxIn,
+    TxOut,
+    decode_witness,
+    encode_witness,
+    txid_from_hex,
+)
 from boveda.errors import CodecError
 
 # Bitcoin's first non-coinbase transaction (block 170), as published everywhere.
@@ -81,6 +89,46 @@ def test_compact_size_round_trips(n):
 def test_non_canonical_compact_size_is_refused(raw):
     with pytest.raises(CodecError, match="non-canonical"):
         Reader(bytes.fromhex(raw)).compact_size()
+
+
+@given(st.integers(0, 2**64 - 1), st.binary(max_size=3), st.binary(max_size=3))
+def test_compact_size_reads_at_a_position_and_says_where_it_ends(n, before, after):
+    data = before + encode_compact_size(n) + after
+    assert read_compact_size(data, len(before)) == (n, len(data) - len(after))
+
+
+def test_compact_size_refusals_name_the_offset():
+    with pytest.raises(CodecError, match="truncated CompactSize at offset 2"):
+        read_compact_size(b"\x00\x00\xfe\x01\x02\x03", 2)
+    with pytest.raises(CodecError, match="truncated CompactSize at offset 1"):
+        read_compact_size(b"\x05\xfd\x00\x01", 1, end=3)  # the bytes are there, but past `end`
+    with pytest.raises(CodecError, match="truncated CompactSize at offset 0"):
+        read_compact_size(b"")
+    with pytest.raises(CodecError, match="non-canonical CompactSize 252 at offset 0"):
+        read_compact_size(bytes.fromhex("fdfc00"))
+    for n in (-1, 2**64):
+        with pytest.raises(CodecError, match="0..2\\^64-1"):
+            encode_compact_size(n)
+
+
+@given(st.lists(st.binary(max_size=300), max_size=5).map(tuple))
+def test_witness_stacks_round_trip_and_refuse_trailing_bytes(witness):
+    encoded = encode_witness(witness)
+    assert decode_witness(encoded) == witness
+    with pytest.raises(CodecError, match="trailing bytes after witness stack"):
+        decode_witness(encoded + b"\x00")
+    for cut in range(len(encoded)):
+        with pytest.raises(CodecError):
+            decode_witness(encoded[:cut])
+
+
+def test_transaction_and_header_refusals_are_codec_errors():
+    with pytest.raises(CodecError, match="not a transaction in hex"):
+        Transaction.from_hex(BLOCK_170_TX_HEX[:-1] + "g")
+    with pytest.raises(CodecError, match="a block header is 80 bytes, got 79"):
+        BlockHeader.parse(bytes(79))
+    with pytest.raises(CodecError, match="at least one hash"):
+        merkle_root([])
 
 
 def test_txid_from_hex_refuses_bad_input():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boveda.bitcoin.tx import MAX_MONEY_SAT, TxOut
+from boveda.bitcoin.tx import TxOut
 from boveda.chain.undo import (
     MAX_SCRIPT_SIZE,
     SpentCoin,
@@ -20,6 +20,7 @@ from boveda.chain.undo import (
     undo_checksum,
 )
 from boveda.errors import CodecError
+from boveda.money import MAX_MONEY_SAT
 
 COIN = 100_000_000
 # The generator point G (private key 1); its y coordinate is even.

@@ -18,7 +18,7 @@ from test_sync import expected_history
 from boveda.bitcoin.network import Network
 from boveda.book import Book
 from boveda.chain.regtest.simulation import Simulation
-from boveda.chain.regtest.wallets import SoftwareWallet, seed_from_label
+from boveda.keys.software_wallet import SoftwareWallet, seed_from_label
 from boveda.wallets.descriptors import descriptor_checksum
 from boveda.wallets.tables import chain_settings, wallet_scripts, wallet_sync
 

@@ -11,8 +11,9 @@ import enum
 from embit import base58
 from embit import bech32 as _bech32
 
+from boveda.bitcoin.codec import decode_base58check
 from boveda.bitcoin.network import Network
-from boveda.bitcoin.script import ScriptType, classify, witness_program
+from boveda.bitcoin.script import ScriptType, classify, p2pkh_of_hash, p2sh_of_hash, witness_program
 from boveda.errors import CodecError
 
 BECH32_MAX_LENGTH = 90
@@ -94,20 +95,25 @@ def _segwit_script(address: str, network: Network) -> bytes:
     return bytes((0 if version == 0 else 0x50 + version, len(program))) + bytes(program)
 
 
+def base58_networks(version: int) -> tuple[Network, ...]:
+    """The networks whose P2PKH or P2SH addresses start with version byte `version`."""
+    return tuple(n for n in Network if version in _BASE58_PREFIXES[n])
+
+
 def _base58_script(address: str, network: Network) -> bytes:
     try:
-        payload = base58.decode_check(address)
-    except Exception:
+        payload = decode_base58check(address)
+    except CodecError:
         raise CodecError(f"not an address: {address!r} is neither valid bech32 nor valid base58check") from None
     if len(payload) != 21:
         raise CodecError(f"not an address: {address!r} decodes to {len(payload)} bytes, expected 21")
     version, body = payload[0], payload[1:]
     p2pkh_version, p2sh_version = _BASE58_PREFIXES[network]
     if version == p2pkh_version:
-        return b"\x76\xa9\x14" + body + b"\x88\xac"
+        return p2pkh_of_hash(body)
     if version == p2sh_version:
-        return b"\xa9\x14" + body + b"\x87"
-    others = _networks_named(lambda n: version in _BASE58_PREFIXES[n])
+        return p2sh_of_hash(body)
+    others = "/".join(n.value for n in base58_networks(version))
     if others:
         raise CodecError(f"address {address} is for {others}, not {network.value}")
     raise CodecError(f"not an address: {address!r} has unknown version byte 0x{version:02x}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from boveda.bitcoin.codec import Reader, encode_compact_size
+from boveda.bitcoin.codec import Reader, encode_compact_size, read_exactly
 from boveda.bitcoin.hashes import sha256d
 from boveda.bitcoin.tx import Transaction
+from boveda.errors import CodecError
 
 BLOCK_HEADER_SIZE = 80
 WITNESS_COMMITMENT_PREFIX = bytes.fromhex("6a24aa21a9ed")
@@ -30,7 +31,7 @@ class BlockHeader:
     @classmethod
     def parse(cls, data: bytes) -> BlockHeader:
         if len(data) != BLOCK_HEADER_SIZE:
-            raise ValueError(f"a block header is {BLOCK_HEADER_SIZE} bytes, got {len(data)}")
+            raise CodecError(f"a block header is {BLOCK_HEADER_SIZE} bytes, got {len(data)}")
         return cls(*_HEADER.unpack(data))
 
     @property
@@ -80,10 +81,7 @@ class Block:
 
     @classmethod
     def parse(cls, data: bytes) -> Block:
-        reader = Reader(data)
-        block = cls.read_from(reader)
-        reader.expect_end("block")
-        return block
+        return read_exactly(data, cls.read_from, "block")
 
     def computed_merkle_root(self) -> bytes:
         return merkle_root([tx.txid for tx in self.transactions])
@@ -107,7 +105,7 @@ class Block:
 def merkle_root(hashes: list[bytes]) -> bytes:
     """Bitcoin's merkle root: pairs hashed with sha256d, an odd level's last node paired with itself."""
     if not hashes:
-        raise ValueError("merkle root of no hashes")
+        raise CodecError("a merkle root needs at least one hash (a block holds at least its coinbase)")
     level = list(hashes)
     while len(level) > 1:
         if len(level) % 2:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from boveda.errors import CodecError
+
 
 class Network(enum.Enum):
     MAIN = "main"
@@ -35,7 +37,7 @@ class Network(enum.Enum):
             return cls(aliases.get(name.lower(), name.lower()))
         except ValueError:
             choices = ", ".join(n.value for n in cls)
-            raise ValueError(f"unknown network {name!r}; choose one of {choices}") from None
+            raise CodecError(f"unknown network {name!r}; choose one of {choices}") from None
 
 
 _MAGIC = {

@@ -1,7 +1,8 @@
-"""Signature hashes of segwit v0 (BIP-143) and taproot key-path (BIP-341) inputs over boveda transactions.
+"""Signature hashes over boveda transactions: legacy (pre-segwit), segwit v0 (BIP-143) and taproot key path (BIP-341).
 
-Written by hand because the regtest simulation signs hundreds of thousands of inputs: the
-per-transaction digests are computed once (`TxDigests`) and shared by every input.
+The one implementation of each: the regtest simulation signs hundreds of thousands of inputs
+with it and BIP-322 verifies every proof with it. The per-transaction digests are computed
+once (`TxDigests`) and shared by every input.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from boveda.bitcoin.codec import encode_compact_size
 from boveda.bitcoin.tx import Transaction, TxOut
+from boveda.errors import CodecError
 
 _ZERO32 = bytes(32)
 _U32 = struct.Struct("<I")
@@ -21,6 +23,9 @@ _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
 _ANYONECANPAY = 0x80
 _TAPSIGHASH_TAG = hashlib.sha256(b"TapSighash").digest() * 2  # BIP-340 tagged-hash prefix, computed once
+# What legacy SIGHASH_SINGLE signs for an input without a matching output: uint256 1, little-endian.
+_SIGHASH_SINGLE_BUG = b"\x01" + bytes(31)
+_NO_OUTPUT = TxOut(-1, b"")  # CTxOut(): how legacy SIGHASH_SINGLE blanks the outputs before the signed one
 
 
 class SighashType(enum.IntEnum):
@@ -41,9 +46,21 @@ class SighashType(enum.IntEnum):
         """ALL (1), NONE (2) or SINGLE (3); DEFAULT counts as ALL."""
         return (self & 0x03) or SighashType.ALL
 
+    @classmethod
+    def of(cls, value: int) -> SighashType:
+        """The hash type `value` names; CodecError for the values BIP-143 and BIP-341 leave undefined."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise CodecError(f"hash type 0x{value:02x} is not defined") from None
+
 
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+def _sha256d(data: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +82,55 @@ class TxDigests:
         sha_amounts = sha_scripts = None
         if prevouts is not None:
             if len(prevouts) != len(tx.inputs):
-                raise ValueError(f"{len(prevouts)} spent outputs given for {len(tx.inputs)} inputs")
+                raise CodecError(f"{len(prevouts)} spent outputs given for {len(tx.inputs)} inputs")
             sha_amounts = _sha256(b"".join(_U64.pack(p.value_sat) for p in prevouts))
             sha_scripts = _sha256(
                 b"".join(encode_compact_size(len(p.script_pubkey)) + p.script_pubkey for p in prevouts)
             )
         return cls(
-            sha_prevouts=_sha256(b"".join(txin.prevout.txid + _U32.pack(txin.prevout.vout) for txin in tx.inputs)),
-            sha_sequences=_sha256(b"".join(_U32.pack(txin.sequence) for txin in tx.inputs)),
-            sha_outputs=_sha256(b"".join(txout.serialize() for txout in tx.outputs)),
+            sha_prevouts=_sha256(b"".join([txin.prevout.serialize() for txin in tx.inputs])),
+            sha_sequences=_sha256(b"".join([_U32.pack(txin.sequence) for txin in tx.inputs])),
+            sha_outputs=_sha256(b"".join([txout.serialize() for txout in tx.outputs])),
             sha_amounts=sha_amounts,
             sha_scriptpubkeys=sha_scripts,
         )
+
+
+def _check_input_index(tx: Transaction, input_index: int) -> None:
+    if not 0 <= input_index < len(tx.inputs):
+        raise CodecError(f"input {input_index} of a transaction with {len(tx.inputs)} inputs")
+
+
+def legacy_sighash(tx: Transaction, input_index: int, script_code: bytes, hash_type: int = SighashType.ALL) -> bytes:
+    """The message a pre-segwit ECDSA signature of input `input_index` commits to (Core's SignatureHash, BASE).
+
+    `script_code` is serialised as given: the executed script from its last OP_CODESEPARATOR
+    on, without OP_CODESEPARATORs or the signature, as the interpreter hands it over.
+    `hash_type` is the signature's last byte; as in consensus, only its ANYONECANPAY bit and
+    low five bits count, so undefined types sign as ALL. SIGHASH_SINGLE without a matching
+    output signs the constant 1 (Core keeps that bug for compatibility).
+    """
+    _check_input_index(tx, input_index)
+    mode, anyone_can_pay = hash_type & 0x1F, hash_type & _ANYONECANPAY
+    if mode == SighashType.SINGLE and input_index >= len(tx.outputs):
+        return _SIGHASH_SINGLE_BUG
+    parts = [_I32.pack(tx.version), encode_compact_size(1 if anyone_can_pay else len(tx.inputs))]
+    for index in (input_index,) if anyone_can_pay else range(len(tx.inputs)):
+        txin = tx.inputs[index]
+        signed = index == input_index
+        sequence = txin.sequence if signed or mode not in (SighashType.NONE, SighashType.SINGLE) else 0
+        script = script_code if signed else b""
+        parts += (txin.prevout.serialize(), encode_compact_size(len(script)), script, _U32.pack(sequence))
+    if mode == SighashType.NONE:
+        outputs: Sequence[TxOut] = ()
+    elif mode == SighashType.SINGLE:
+        outputs = (_NO_OUTPUT,) * input_index + (tx.outputs[input_index],)
+    else:
+        outputs = tx.outputs
+    parts.append(encode_compact_size(len(outputs)))
+    parts += (txout.serialize() for txout in outputs)
+    parts += (_U32.pack(tx.locktime), _U32.pack(hash_type))
+    return _sha256d(b"".join(parts))
 
 
 def segwit_v0_sighash(
@@ -92,9 +146,10 @@ def segwit_v0_sighash(
     `script_code` is the script without its length prefix: for P2WPKH the P2PKH script of the
     key, for P2WSH the witness script (from its last executed OP_CODESEPARATOR on).
     """
-    hash_type = SighashType(hash_type)
+    hash_type = SighashType.of(hash_type)
     if hash_type == SighashType.DEFAULT:
-        raise ValueError("SIGHASH_DEFAULT exists only for taproot")
+        raise CodecError("SIGHASH_DEFAULT (0x00) exists only for taproot")
+    _check_input_index(tx, input_index)
     if digests is None:
         digests = TxDigests.compute(tx)
     txin = tx.inputs[input_index]
@@ -107,7 +162,7 @@ def segwit_v0_sighash(
     if mode == SighashType.ALL:
         hash_outputs = _sha256(digests.sha_outputs)
     elif mode == SighashType.SINGLE and input_index < len(tx.outputs):
-        hash_outputs = hashlib.sha256(_sha256(tx.outputs[input_index].serialize())).digest()
+        hash_outputs = _sha256d(tx.outputs[input_index].serialize())
     preimage = b"".join(
         (
             _I32.pack(tx.version),
@@ -124,7 +179,7 @@ def segwit_v0_sighash(
             _U32.pack(hash_type),
         )
     )
-    return hashlib.sha256(_sha256(preimage)).digest()
+    return _sha256d(preimage)
 
 
 def taproot_sigmsg(
@@ -137,7 +192,8 @@ def taproot_sigmsg(
     annex: bytes | None = None,
 ) -> bytes:
     """Epoch byte 0x00 followed by BIP-341's SigMsg for a key-path spend of input `input_index`."""
-    hash_type = SighashType(hash_type)
+    hash_type = SighashType.of(hash_type)
+    _check_input_index(tx, input_index)
     if digests is None or digests.sha_amounts is None:
         digests = TxDigests.compute(tx, prevouts)
     mode = hash_type.output_mode
@@ -163,7 +219,7 @@ def taproot_sigmsg(
         parts.append(_sha256(encode_compact_size(len(annex)) + annex))
     if mode == SighashType.SINGLE:
         if input_index >= len(tx.outputs):
-            raise ValueError(f"SIGHASH_SINGLE for input {input_index} without a matching output")
+            raise CodecError(f"SIGHASH_SINGLE for input {input_index} without a matching output")
         parts.append(_sha256(tx.outputs[input_index].serialize()))
     return b"".join(parts)
 

@@ -1,4 +1,4 @@
-"""Transactions: outpoints, inputs, outputs, and their BIP-144 serialisation.
+"""Transactions: outpoints, inputs, outputs, witness stacks, and their BIP-144 serialisation.
 
 Hashes (txid, prevout txid) are held in internal byte order, as on the wire; the
 `*_hex` properties give the reversed, displayed form.
@@ -7,15 +7,18 @@ Hashes (txid, prevout txid) are held in internal byte order, as on the wire; the
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from boveda.bitcoin.codec import Reader, encode_compact_size
+from boveda.bitcoin.codec import Reader, encode_compact_size, read_exactly
 from boveda.bitcoin.hashes import sha256d
 from boveda.errors import CodecError
 
 NULL_TXID = bytes(32)
 COINBASE_VOUT = 0xFFFFFFFF
-MAX_MONEY_SAT = 21_000_000 * 100_000_000
+_I32 = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
 
 
 def txid_from_hex(txid_hex: str) -> bytes:
@@ -29,6 +32,23 @@ def txid_from_hex(txid_hex: str) -> bytes:
     return raw[::-1]
 
 
+def encode_witness(witness: Sequence[bytes]) -> bytes:
+    """A witness stack as BIP-144 serialises it: a count, then each item with its length."""
+    parts = [encode_compact_size(len(witness))]
+    for item in witness:
+        parts += (encode_compact_size(len(item)), item)
+    return b"".join(parts)
+
+
+def read_witness(reader: Reader) -> tuple[bytes, ...]:
+    return tuple(reader.var_bytes() for _ in range(reader.compact_size()))
+
+
+def decode_witness(data: bytes) -> tuple[bytes, ...]:
+    """The witness stack `data` encodes; CodecError on truncation, non-canonical sizes or trailing bytes."""
+    return read_exactly(data, read_witness, "witness stack")
+
+
 @dataclass(frozen=True, slots=True)
 class OutPoint:
     txid: bytes
@@ -39,7 +59,7 @@ class OutPoint:
         return self.txid[::-1].hex()
 
     def serialize(self) -> bytes:
-        return self.txid + struct.pack("<I", self.vout)
+        return self.txid + _U32.pack(self.vout)
 
     def is_null(self) -> bool:
         return self.txid == NULL_TXID and self.vout == COINBASE_VOUT
@@ -62,7 +82,7 @@ class TxOut:
     script_pubkey: bytes
 
     def serialize(self) -> bytes:
-        return struct.pack("<q", self.value_sat) + encode_compact_size(len(self.script_pubkey)) + self.script_pubkey
+        return _I64.pack(self.value_sat) + encode_compact_size(len(self.script_pubkey)) + self.script_pubkey
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +114,7 @@ class Transaction:
 
     def serialize(self, *, with_witness: bool = True) -> bytes:
         with_witness = with_witness and self.has_witness
-        parts = [struct.pack("<i", self.version)]
+        parts = [_I32.pack(self.version)]
         if with_witness:
             parts.append(b"\x00\x01")
         parts.append(encode_compact_size(len(self.inputs)))
@@ -103,16 +123,13 @@ class Transaction:
                 txin.prevout.serialize(),
                 encode_compact_size(len(txin.script_sig)),
                 txin.script_sig,
-                struct.pack("<I", txin.sequence),
+                _U32.pack(txin.sequence),
             )
         parts.append(encode_compact_size(len(self.outputs)))
         parts += (txout.serialize() for txout in self.outputs)
         if with_witness:
-            for txin in self.inputs:
-                parts.append(encode_compact_size(len(txin.witness)))
-                for item in txin.witness:
-                    parts += (encode_compact_size(len(item)), item)
-        parts.append(struct.pack("<I", self.locktime))
+            parts += (encode_witness(txin.witness) for txin in self.inputs)
+        parts.append(_U32.pack(self.locktime))
         return b"".join(parts)
 
     @classmethod
@@ -133,7 +150,7 @@ class Transaction:
         outputs = tuple(TxOut(reader.u64(), reader.var_bytes()) for _ in range(reader.compact_size()))
         witnesses: list[tuple[bytes, ...]] = [()] * input_count
         if segwit:
-            witnesses = [tuple(reader.var_bytes() for _ in range(reader.compact_size())) for _ in range(input_count)]
+            witnesses = [read_witness(reader) for _ in range(input_count)]
             if not any(witnesses):
                 raise CodecError("segwit marker on a transaction without witness data")
         locktime = reader.u32()
@@ -142,11 +159,12 @@ class Transaction:
 
     @classmethod
     def parse(cls, data: bytes) -> Transaction:
-        reader = Reader(data)
-        tx = cls.read_from(reader)
-        reader.expect_end("transaction")
-        return tx
+        return read_exactly(data, cls.read_from, "transaction")
 
     @classmethod
     def from_hex(cls, tx_hex: str) -> Transaction:
-        return cls.parse(bytes.fromhex(tx_hex))
+        try:
+            data = bytes.fromhex(tx_hex)
+        except ValueError as error:
+            raise CodecError(f"not a transaction in hex: {error}") from None
+        return cls.parse(data)

@@ -27,7 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from boveda import strict_json
 from boveda.book import schema as s
+from boveda.book.checks import parse_recorded_at
 from boveda.book.domain import GENESIS_HASH, AuditHead, Entry, LotTransition
 from boveda.book.errors import BookError
 from boveda.book.events import BookEvent, event_from_payload
@@ -53,13 +55,12 @@ def canonical_json_of_parsed(value: Any) -> str:
         raise BookError(f"an audit payload must be plain JSON: {exc}") from None
 
 
-def _refuse_float(text: str) -> Any:
-    raise BookError(f"the audit log holds no floating-point numbers, got {text}")
-
-
 def loads_no_floats(text: str) -> Any:
-    """``json.loads`` that refuses floating-point numbers, NaN and infinities."""
-    return json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_float)
+    """``json.loads`` that refuses floating-point numbers, NaN, infinities and duplicate keys (BookError)."""
+    try:
+        return strict_json.loads(text, max_depth=None, max_int_digits=None)
+    except strict_json.StrictJSONError as exc:
+        raise BookError(f"not JSON this reader accepts: {exc}") from None
 
 
 def event_document(seq: int, kind: str, recorded_at: str, payload_json: str, prev_hash: str) -> str:
@@ -294,7 +295,7 @@ def verify(
                                               "match its hash"))
             try:
                 book_event = event_from_payload(event.kind, loads_no_floats(event.payload_json))
-                effects = apply(state, book_event)
+                effects = apply(state, book_event, recorded_on=parse_recorded_at(event.recorded_at))
             except (BookError, ValueError) as exc:
                 raise _Stop(AuditProblem(seq, f"event {seq} ({event.kind}) breaks a rule: {exc}")) from None
             for record in effects.added:
@@ -311,7 +312,7 @@ def verify(
             for lot in effects.lots_changed:
                 touched[("Lot", lot.lot_id)] = seq
             for balance in effects.balances:
-                touched[("Balance", balance.account)] = seq
+                touched[("Balance", str(balance.account))] = seq
             state.commit(effects)
             prev_hash = event.hash_hex
             seen_expected_head = seen_expected_head or prev_hash == expected_head
@@ -374,7 +375,7 @@ def _compare_tables(conn: Connection, state: MemoryState, touched: dict[tuple[st
         (s.cases, "Case", {k: s.case_row(v) for k, v in state.cases.items()}),
         (s.lots, "Lot", {k: s.lot_row(v) for k, v in state.lots.items()}),
         (s.wallets, "Wallet", {k: s.wallet_row(v) for k, v in state.wallets.items()}),
-        (s.balances, "Balance", {k: (k, v) for k, v in state.balances.items()}),
+        (s.balances, "Balance", {str(k): (str(k), v) for k, v in state.balances.items()}),
     ]
     for table, record_type, expected in checks:
         actual = {row[0]: tuple(row) for row in conn.execute(sa.select(table))}

@@ -1,4 +1,4 @@
-"""The custody lifecycle of a seized lot (DESIGN.md) and the coin movements it implies.
+"""The custody lifecycle of a seized lot (docs/design.md) and the coin movements it implies.
 
 ```
 seized ──► forfeiture_pending ──► forfeited ──► allocated:reserve      (only forfeited lots may enter a no-sale reserve)
@@ -75,16 +75,18 @@ def check_transition(lot: Lot, to_state: LotState, *, reserve: Reserve | None = 
     )
 
 
-def destination_for(to_state: LotState, *, reserve_code: str | None = None, partner_code: str | None = None) -> str:
+def destination_for(
+    to_state: LotState, *, reserve_code: str | None = None, partner_code: str | None = None
+) -> Account:
     """The account coins go to when a lot reaches ``to_state``."""
     if to_state is S.ALLOCATED_RESERVE:
-        return str(Account.reserve(reserve_code or ""))
+        return Account.reserve(reserve_code or "")
     if to_state is S.ALLOCATED_SHARING:
-        return str(Account.partner(partner_code or ""))
+        return Account.partner(partner_code or "")
     if to_state is S.ALLOCATED_RESTITUTION:
-        return str(ACCOUNT_VICTIMS)
+        return ACCOUNT_VICTIMS
     if to_state is S.RELEASED:
-        return str(ACCOUNT_CLAIMANT)
+        return ACCOUNT_CLAIMANT
     raise BookError(f"no coins move when a lot becomes {to_state.value}")
 
 
@@ -100,8 +102,8 @@ def seizure_entry(lot: Lot, entry_id: int) -> Entry:
         kind=EntryKind.SEIZURE,
         effective_date=lot.seized_on,
         postings=(
-            Posting(str(ACCOUNT_CLAIMANT), -lot.amount_sat),
-            Posting(str(Account.custody(lot.case_number)), lot.amount_sat),
+            Posting(ACCOUNT_CLAIMANT, -lot.amount_sat),
+            Posting(Account.custody(lot.case_number), lot.amount_sat),
         ),
         txids=(lot.seizure_txid,),
         authority_ref=lot.seizure_ref,
@@ -113,7 +115,9 @@ def transition_entry(lot: Lot, transition: LotTransition) -> Entry | None:
     """The entry recording the coins a transition moves, or ``None`` when none move."""
     if transition.to_state not in MOVING_STATES:
         return None
-    kind, _ = MOVING_STATES[transition.to_state]
+    kind, family = MOVING_STATES[transition.to_state]
+    if transition.destination is None:
+        raise BookError(f"a lot that becomes {transition.to_state.value} goes to a {family.value} account, not None")
     amount_sat = (
         shared_amount_sat(lot, transition.share_bp or 0)
         if transition.to_state is S.ALLOCATED_SHARING
@@ -124,8 +128,8 @@ def transition_entry(lot: Lot, transition: LotTransition) -> Entry | None:
         kind=kind,
         effective_date=transition.effective_date,
         postings=(
-            Posting(str(Account.custody(lot.case_number)), -amount_sat),
-            Posting(transition.destination or "", amount_sat),
+            Posting(Account.custody(lot.case_number), -amount_sat),
+            Posting(transition.destination, amount_sat),
         ),
         txids=() if transition.txid is None else (transition.txid,),
         authority_ref=transition.authority_ref,

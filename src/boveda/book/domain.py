@@ -1,24 +1,25 @@
 """The book's value types: reserves, cases, lots, accounts, journal entries, wallets.
 
 All frozen; satoshis are ``int``; dates are ``datetime.date``; closed sets are enums.
-Constructors do not validate — the ``parse_*``/``check_*`` functions here and the rules
-in :mod:`boveda.book.ledger` and :mod:`boveda.book.custody` do, so that replaying a
-stored event and recording a new one go through the same checks.
+Constructors do not validate — the ``parse_*``/``check_*`` functions of
+:mod:`boveda.book.checks`, :func:`check_account` here and the rules in
+:mod:`boveda.book.ledger` and :mod:`boveda.book.custody` do, so that replaying a stored
+event and recording a new one go through the same checks.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from boveda.book.checks import check_case_number, check_code, check_name
 from boveda.book.errors import BookError
 
 
 class LotState(StrEnum):
-    """Where a seized lot stands in the custody lifecycle (DESIGN.md)."""
+    """Where a seized lot stands in the custody lifecycle (docs/design.md)."""
 
     SEIZED = "seized"
     FORFEITURE_PENDING = "forfeiture_pending"
@@ -78,13 +79,9 @@ class AccountKind(StrEnum):
 
 
 # Longest prefixes first so that "external:exchange:X" is not read as a bare "external:…".
+_PREFIXES = {kind: kind.value for kind in AccountKind}
+_NAMED_KINDS = frozenset(kind for kind in AccountKind if kind.takes_name)
 _ACCOUNT_KINDS_BY_PREFIX = sorted(AccountKind, key=lambda kind: -len(kind.value))
-
-_CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
-_CASE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._/-]{0,63}")
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_TXID_RE = re.compile(r"[0-9a-f]{64}")
-_WALLET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 ACCOUNT_FORMS = (
     "reserve:CODE, custody:CASE, partner:CODE, external:exchange:NAME, external:victims, "
@@ -97,8 +94,23 @@ class Account:
     kind: AccountKind
     name: str = ""
 
+    # Written out rather than generated: reconciliation and the rules compare accounts millions
+    # of times, and the generated __eq__ builds two tuples per comparison.
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is not Account:
+            return NotImplemented
+        return self.kind is other.kind and self.name == other.name  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.name))
+
     def __str__(self) -> str:
-        return f"{self.kind.value}:{self.name}" if self.kind.takes_name else self.kind.value
+        # Through module tables: Enum.value and takes_name are slow on the paths that write a
+        # million postings.
+        prefix = _PREFIXES[self.kind]
+        return f"{prefix}:{self.name}" if self.kind in _NAMED_KINDS else prefix
 
     @classmethod
     def parse(cls, text: str) -> Account:
@@ -138,6 +150,29 @@ class Account:
     @classmethod
     def exchange(cls, name: str) -> Account:
         return cls(AccountKind.EXCHANGE, name)
+
+
+def as_account(value: Account | str) -> Account:
+    """An account given as itself or as its text (``reserve:SV``), for the book's commands."""
+    return value if isinstance(value, Account) else Account.parse(value)
+
+
+def check_account(account: Account) -> Account:
+    """``account`` if :meth:`Account.parse` would make it from its text; BookError naming what is wrong.
+
+    The constructors (``Account.reserve(code)``, …) do not validate; the rules call this.
+    """
+    if not isinstance(account, Account):
+        raise BookError(f"account must be an account such as reserve:SV, not {account!r}")
+    return _check_account(account)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_account(account: Account) -> Account:
+    parsed = Account.parse(str(account))
+    if parsed != account:
+        raise BookError(f"malformed account {account!r}: accounts are {ACCOUNT_FORMS}")
+    return parsed
 
 
 @functools.lru_cache(maxsize=4096)
@@ -226,7 +261,7 @@ class LotTransition:
     authority_ref: str
     effective_date: date
     txid: str | None = None
-    destination: str | None = None
+    destination: Account | None = None
     share_bp: int | None = None
     entry_id: int | None = None
 
@@ -235,7 +270,7 @@ class LotTransition:
 class Posting:
     """One line of an entry: ``amount_sat > 0`` adds to the account, ``< 0`` takes from it."""
 
-    account: str
+    account: Account
     amount_sat: int
 
 
@@ -256,7 +291,7 @@ class Entry:
     @property
     def fee_sat(self) -> int:
         """The miners' fee the entry books to ``expense:fees`` (0 when none)."""
-        return sum(p.amount_sat for p in self.postings if p.amount_sat > 0 and p.account == "expense:fees")
+        return sum(p.amount_sat for p in self.postings if p.amount_sat > 0 and p.account == ACCOUNT_FEES)
 
     @property
     def amount_sat(self) -> int:
@@ -271,13 +306,13 @@ class Wallet:
 
     name: str
     descriptor: str
-    owner: str
+    owner: Account
     birth_height: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    account: str
+    account: Account
     balance_sat: int
 
 
@@ -290,148 +325,3 @@ class AuditHead:
 
 
 GENESIS_HASH = "0" * 64
-
-
-# -- checks of single values (used by commands and by replay) --------------------------------
-
-
-def check_code(code: str, *, what: str = "code") -> str:
-    if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
-        raise BookError(f"bad {what} {code!r}: use 1-32 capital letters, digits, '-' or '_' (e.g. SV, US-SBR)")
-    return code
-
-
-def check_case_number(number: str) -> str:
-    if not isinstance(number, str) or not _CASE_RE.fullmatch(number):
-        raise BookError(
-            f"bad case number {number!r}: use 1-64 letters, digits and ':._/-', no spaces (e.g. 1:21-cr-00399)"
-        )
-    return number
-
-
-def check_name(name: str, *, what: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise BookError(f"bad {what} {name!r}: use 1-64 letters, digits, '.', '_' or '-'")
-    return name
-
-
-def check_wallet_name(name: str) -> str:
-    if not isinstance(name, str) or not _WALLET_RE.fullmatch(name):
-        raise BookError(f"bad wallet name {name!r}: use 1-100 letters, digits, '.', '_' or '-'")
-    return name
-
-
-def check_text(text: str, *, what: str, required: bool = True) -> str | None:
-    """A free-text field (name, court, reference): one line, not blank when required."""
-    if text is None:
-        if required:
-            raise BookError(f"{what} is required")
-        return None
-    if not isinstance(text, str):
-        raise BookError(f"{what} must be text")
-    stripped = text.strip()
-    if not stripped:
-        if required:
-            raise BookError(f"{what} is required and may not be blank")
-        return None
-    if "\n" in stripped or "\r" in stripped or len(stripped) > 500:
-        raise BookError(f"{what} must be one line of at most 500 characters")
-    return stripped
-
-
-def check_stored_text(text: str | None, *, what: str, required: bool = True) -> None:
-    """A text field of a stored event: as :func:`check_text` would have left it (trimmed, one line)."""
-    if text is None and not required:
-        return
-    if check_text(text, what=what, required=required) != text:
-        raise BookError(f"{what} must not be blank or have leading or trailing blanks")
-
-
-def check_txid(txid: str) -> str:
-    """A transaction id as 64 hex digits (the usual big-endian display order); returned lower-case."""
-    if not isinstance(txid, str) or not _TXID_RE.fullmatch(txid.lower()):
-        raise BookError(f"bad txid {txid!r}: expected 64 hex digits")
-    return txid.lower()
-
-
-def check_outpoint(outpoint: str) -> str:
-    txid, sep, vout = outpoint.rpartition(":") if isinstance(outpoint, str) else ("", "", "")
-    if not sep or not vout.isdigit() or int(vout) > 0xFFFFFFFF:
-        raise BookError(f"bad outpoint {outpoint!r}: expected TXID:N")
-    return f"{check_txid(txid)}:{int(vout)}"
-
-
-def check_amount_sat(amount_sat: int, *, what: str = "amount") -> int:
-    if isinstance(amount_sat, bool) or not isinstance(amount_sat, int):
-        raise BookError(f"{what} must be a whole number of satoshis, not {type(amount_sat).__name__}")
-    if amount_sat <= 0:
-        raise BookError(f"{what} must be positive, got {amount_sat} sat")
-    if amount_sat > 21_000_000 * 100_000_000:
-        raise BookError(f"{what} {amount_sat} sat exceeds the 21,000,000 BTC supply")
-    return amount_sat
-
-
-def parse_date(text: str | date) -> date:
-    if isinstance(text, date):
-        return text
-    try:
-        return date.fromisoformat(text) if isinstance(text, str) and len(text) == 10 else _bad_date(text)
-    except ValueError:
-        return _bad_date(text)
-
-
-def _bad_date(text: object) -> date:
-    raise BookError(f"bad date {text!r}: expected YYYY-MM-DD")
-
-
-def parse_percent_bp(text: str) -> int:
-    """Parse a share such as ``"25"`` or ``"33.33"`` percent into basis points (2500, 3333), exactly."""
-    match = re.fullmatch(r"([0-9]{1,3})(?:\.([0-9]{1,2}))?", text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise BookError(f"bad percentage {text!r}: expected a number such as 25 or 33.33 (at most 2 decimals)")
-    share_bp = int(match.group(1)) * 100 + int((match.group(2) or "").ljust(2, "0"))
-    return check_share_bp(share_bp)
-
-
-def check_share_bp(share_bp: int | None) -> int:
-    if share_bp is None:
-        raise BookError("sharing needs the partner's percentage (--percent)")
-    if isinstance(share_bp, bool) or not isinstance(share_bp, int) or not 0 < share_bp <= 10_000:
-        raise BookError(f"sharing percentage must be above 0 and at most 100, got {share_bp} basis points")
-    return share_bp
-
-
-def format_percent_bp(share_bp: int) -> str:
-    whole, frac = divmod(share_bp, 100)
-    return f"{whole}.{frac:02d}".rstrip("0").rstrip(".")
-
-
-def parse_usd_cents(text: str) -> int:
-    """Parse a USD price such as ``"104250.5"`` into cents, exactly."""
-    match = re.fullmatch(r"([0-9]{1,15})(?:\.([0-9]{1,2}))?", text.strip().replace(",", "")) if isinstance(
-        text, str
-    ) else None
-    if match is None:
-        raise BookError(f"bad USD price {text!r}: expected a number such as 104250 or 104250.50")
-    cents = int(match.group(1)) * 100 + int((match.group(2) or "").ljust(2, "0"))
-    if cents <= 0:
-        raise BookError(f"USD price {text!r} must be positive")
-    return cents
-
-
-def check_descriptor(descriptor: str) -> str:
-    """An output descriptor with a valid BIP-380 checksum (``…#abcdefgh``); full parsing is the wallets layer's."""
-    from embit.descriptor.checksum import DescriptorError, checksum
-
-    if not isinstance(descriptor, str) or not descriptor.strip():
-        raise BookError("a wallet needs an output descriptor")
-    body, sep, given = descriptor.partition("#")
-    try:
-        expected = checksum(body)
-    except DescriptorError as exc:
-        raise BookError(f"bad descriptor: {exc}") from None
-    if not sep:
-        raise BookError(f"descriptor has no checksum: if it is right, it reads {body}#{expected}")
-    if given != expected:
-        raise BookError(f"descriptor checksum {given!r} does not match its text (expected {expected!r}): check for typos")
-    return descriptor

@@ -16,7 +16,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from boveda.book.checks import parse_date
 from boveda.book.domain import (
+    Account,
     Case,
     Entry,
     EntryKind,
@@ -39,6 +41,7 @@ class EventKind(StrEnum):
     LOT_TRANSITIONED = "lot.transitioned"
     ENTRY_RECORDED = "entry.recorded"
     WALLET_ADDED = "wallet.added"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
 
 
 def _fields(payload: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -49,10 +52,13 @@ def _fields(payload: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
 
 
 def _date(value: Any) -> date:
+    """Exactly YYYY-MM-DD, as the codecs write it (`date.fromisoformat` would also read `2025-W01-1`)."""
+    if not isinstance(value, str):
+        raise BookError("malformed date in event: expected text YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise BookError(f"malformed date {value!r} in event") from None
+        return parse_date(value)
+    except BookError as exc:
+        raise BookError(f"malformed date in event: {exc}") from None
 
 
 # -- codecs of the value types carried by events ------------------------------------------------
@@ -65,7 +71,7 @@ def entry_to_payload(entry: Entry) -> dict[str, Any]:
         "id": entry.entry_id,
         "kind": entry.kind.value,
         "date": entry.effective_date.isoformat(),
-        "postings": [[p.account, p.amount_sat] for p in entry.postings],
+        "postings": [[str(p.account), p.amount_sat] for p in entry.postings],
         "txids": list(entry.txids),
         "authority_ref": entry.authority_ref,
         "memo": entry.memo,
@@ -77,7 +83,7 @@ def entry_to_payload(entry: Entry) -> dict[str, Any]:
 def entry_from_payload(payload: Any) -> Entry:
     f = _fields(payload, _ENTRY_FIELDS, "entry")
     try:
-        postings = tuple(Posting(account, amount_sat) for account, amount_sat in f["postings"])
+        postings = tuple(Posting(Account.parse(account), amount_sat) for account, amount_sat in f["postings"])
         return Entry(
             entry_id=f["id"],
             kind=EntryKind(f["kind"]),
@@ -140,7 +146,7 @@ def transition_to_payload(t: LotTransition) -> dict[str, Any]:
         "authority_ref": t.authority_ref,
         "date": t.effective_date.isoformat(),
         "txid": t.txid,
-        "destination": t.destination,
+        "destination": None if t.destination is None else str(t.destination),
         "share_bp": t.share_bp,
         "entry_id": t.entry_id,
     }
@@ -157,7 +163,7 @@ def transition_from_payload(payload: Any) -> LotTransition:
             authority_ref=f["authority_ref"],
             effective_date=_date(f["date"]),
             txid=f["txid"],
-            destination=f["destination"],
+            destination=None if f["destination"] is None else Account.parse(f["destination"]),
             share_bp=f["share_bp"],
             entry_id=f["entry_id"],
         )
@@ -274,19 +280,46 @@ class WalletAdded:
 
     def to_payload(self) -> dict[str, Any]:
         w = self.wallet
-        return {"name": w.name, "descriptor": w.descriptor, "owner": w.owner, "birth_height": w.birth_height}
+        return {"name": w.name, "descriptor": w.descriptor, "owner": str(w.owner), "birth_height": w.birth_height}
 
     @classmethod
     def from_payload(cls, payload: Any) -> WalletAdded:
         f = _fields(payload, ("name", "descriptor", "owner", "birth_height"), cls.kind.value)
-        return cls(Wallet(f["name"], f["descriptor"], f["owner"], f["birth_height"]))
+        return cls(Wallet(f["name"], f["descriptor"], Account.parse(f["owner"]), f["birth_height"]))
 
 
-BookEvent = ReserveAdded | PartnerAdded | CaseAdded | LotSeized | LotTransitioned | EntryRecorded | WalletAdded
+@dataclass(frozen=True, slots=True)
+class AlertAcknowledged:
+    """A named person acknowledged one of the follower's alerts (whose row lives in the follower's table).
+
+    It changes none of the book's tables: it is in the log so that who acknowledged what, and when,
+    is as tamper-evident as the book itself.
+    """
+
+    kind: ClassVar[EventKind] = EventKind.ALERT_ACKNOWLEDGED
+    alert_id: int
+    by: str
+    alert_kind: str
+    holding: str
+    txid: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"alert_id": self.alert_id, "by": self.by, "alert_kind": self.alert_kind, "holding": self.holding,
+                "txid": self.txid}
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> AlertAcknowledged:
+        f = _fields(payload, ("alert_id", "by", "alert_kind", "holding", "txid"), cls.kind.value)
+        return cls(f["alert_id"], f["by"], f["alert_kind"], f["holding"], f["txid"])
+
+
+BookEvent = (ReserveAdded | PartnerAdded | CaseAdded | LotSeized | LotTransitioned | EntryRecorded | WalletAdded
+             | AlertAcknowledged)
 
 _EVENT_TYPES: dict[str, type] = {
     cls.kind.value: cls
-    for cls in (ReserveAdded, PartnerAdded, CaseAdded, LotSeized, LotTransitioned, EntryRecorded, WalletAdded)
+    for cls in (ReserveAdded, PartnerAdded, CaseAdded, LotSeized, LotTransitioned, EntryRecorded, WalletAdded,
+                AlertAcknowledged)
 }
 
 

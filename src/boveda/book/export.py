@@ -19,26 +19,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from boveda import strict_json
 from boveda.book import schema as s
 from boveda.book.audit import AuditEvent, canonical_json_of_parsed, event_hash, iter_events, loads_no_floats
-from boveda.book.domain import GENESIS_HASH, AuditHead
+from boveda.book.checks import parse_recorded_at
+from boveda.book.domain import GENESIS_HASH, Account, AuditHead
 from boveda.book.errors import BookError
-from boveda.book.events import event_from_payload
+from boveda.book.events import BookEvent, event_from_payload
 from boveda.book.state import MemoryState, apply
 from boveda.book.store import RowBatch, read_head
+from boveda.errors import BovedaError
+from boveda.outfiles import atomic_text
 
 FORMAT = "boveda-book"
 VERSION = 1
 _HEADER_LINE = '{"events":['  # keys sorted: events, format, head, version
 _EVENT_KEYS = frozenset({"seq", "kind", "recorded_at", "payload", "prev_hash", "hash"})
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def event_line(event: AuditEvent) -> str:
@@ -71,20 +76,10 @@ def write_export(conn: Connection, out: TextIO) -> AuditHead:
     return write_events(out, iter_events(conn))
 
 
-def export_to_file(conn: Connection, path: str | os.PathLike[str]) -> AuditHead:
-    """Write the export to ``path`` atomically (a temporary file renamed into place)."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            head = write_export(conn, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise BookError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return head
+def export_to_file(conn: Connection, path: str | os.PathLike[str], *, force: bool = False) -> AuditHead:
+    """Write the export to a new file ``path`` (an existing one only with `force`), atomically."""
+    with atomic_text(path, force=force) as out:
+        return write_export(conn, out)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -104,46 +99,58 @@ def _event_from_json(obj: Any, position: int) -> ExportedEvent:
     if not isinstance(obj, dict) or set(obj) != _EVENT_KEYS:
         raise BookError(f"event #{position} of the file is malformed: expected fields {sorted(_EVENT_KEYS)}")
     seq, kind, recorded_at, prev_hash, hash_hex = (obj[k] for k in ("seq", "kind", "recorded_at", "prev_hash", "hash"))
-    if not (isinstance(seq, int) and isinstance(kind, str) and isinstance(recorded_at, str)
+    if not (type(seq) is int and isinstance(kind, str) and isinstance(recorded_at, str)
             and isinstance(prev_hash, str) and isinstance(hash_hex, str)):
         raise BookError(f"event #{position} of the file has a field of the wrong type")
     return ExportedEvent(seq, kind, recorded_at, obj["payload"], prev_hash, hash_hex)
+
+
+def _head_from_json(head: Any, path: Any) -> AuditHead:
+    if not (isinstance(head, dict) and set(head) == {"seq", "hash"} and type(head["seq"]) is int
+            and head["seq"] >= 0 and isinstance(head["hash"], str) and _HASH_RE.fullmatch(head["hash"])):
+        raise BookError(f"{path}: the export's head is malformed (expected {{\"seq\": N, \"hash\": 64 hex digits}})")
+    return AuditHead(head["seq"], head["hash"])
 
 
 def read_export(path: str | os.PathLike[str]) -> tuple[Iterator[ExportedEvent], Callable[[], AuditHead | None]]:
     """Stream the events of an export file; the second value gives the file's stated head once read."""
     try:
         handle = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise BookError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        raise BookError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     stated: dict[str, AuditHead | None] = {"head": None}
 
     def footer(obj: dict[str, Any]) -> None:
         if obj.get("format") != FORMAT or obj.get("version") != VERSION:
             raise BookError(f"{path} is not a {FORMAT} export of version {VERSION}")
-        head = obj.get("head")
-        if not (isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str)):
-            raise BookError(f"{path}: the export's head is malformed")
-        stated["head"] = AuditHead(head["seq"], head["hash"])
+        stated["head"] = _head_from_json(obj.get("head"), path)
 
     def events() -> Iterator[ExportedEvent]:
         with handle:
-            first = handle.readline()
-            if first.rstrip("\n") == _HEADER_LINE:
-                yield from _stream_lines(handle, footer, path)
-                return
-            handle.seek(0)
             try:
-                document = loads_no_floats(handle.read())
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise BookError(f"{path} is not JSON: {exc}") from None
-            if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-                raise BookError(f"{path} is not a {FORMAT} export")
-            footer(document)
-            for position, obj in enumerate(document["events"], start=1):
-                yield _event_from_json(obj, position)
+                yield from _read_events(handle, footer, path)
+            except UnicodeDecodeError:
+                raise BookError(f"{path} is not UTF-8 text") from None
 
     return events(), lambda: stated["head"]
+
+
+def _read_events(handle: TextIO, footer: Callable[[dict[str, Any]], None], path: Any) -> Iterator[ExportedEvent]:
+    first = handle.readline()
+    if first.rstrip("\n") == _HEADER_LINE:
+        yield from _stream_lines(handle, footer, path)
+        return
+    handle.seek(0)
+    try:
+        document = strict_json.loads(handle.read(), max_depth=None, max_int_digits=None)
+    except strict_json.StrictJSONError as exc:
+        raise BookError(f"{path} is not JSON this reader accepts: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list) \
+            or set(document) != {"events", "format", "head", "version"}:
+        raise BookError(f"{path} is not a {FORMAT} export")
+    footer(document)
+    for position, obj in enumerate(document["events"], start=1):
+        yield _event_from_json(obj, position)
 
 
 def _stream_lines(handle: TextIO, footer: Callable[[dict[str, Any]], None], path: Any) -> Iterator[ExportedEvent]:
@@ -151,9 +158,12 @@ def _stream_lines(handle: TextIO, footer: Callable[[dict[str, Any]], None], path
     for line in handle:
         if line.startswith("]"):
             try:
-                footer(json.loads("{" + line[2:]))
-            except json.JSONDecodeError:
+                closing = loads_no_floats("{" + line[2:])
+            except BookError:
                 raise BookError(f"{path}: the export's closing line is malformed") from None
+            if not isinstance(closing, dict) or set(closing) != {"format", "head", "version"}:
+                raise BookError(f"{path}: the export's closing line is malformed")
+            footer(closing)
             if handle.read().strip():
                 raise BookError(f"{path}: unexpected text after the export's end")
             return
@@ -163,8 +173,8 @@ def _stream_lines(handle: TextIO, footer: Callable[[dict[str, Any]], None], path
             text = text[:-1]
         try:
             obj = loads_no_floats(text)
-        except json.JSONDecodeError:
-            raise BookError(f"{path}: event #{position} is not JSON") from None
+        except BookError as exc:
+            raise BookError(f"{path}: event #{position} is not JSON this reader accepts ({exc})") from None
         yield _event_from_json(obj, position)
     raise BookError(f"{path} ends before the export does (truncated?)")
 
@@ -201,7 +211,7 @@ def load_state(conn: Connection) -> MemoryState:
         state.wallets[wallet.name] = wallet
         state.wallet_descriptors[wallet.descriptor] = wallet.name
     for account, balance_sat in conn.execute(sa.select(s.balances.c.account, s.balances.c.balance_sat)):
-        state.balances[account] = balance_sat
+        state.balances[Account.parse(account)] = balance_sat
     state.last_entry_id = conn.execute(sa.select(sa.func.max(s.entries.c.entry_id))).scalar() or 0
     state.last_lot_id = conn.execute(sa.select(sa.func.max(s.lots.c.lot_id))).scalar() or 0
     state.last_transition_id = conn.execute(sa.select(sa.func.max(s.lot_transitions.c.transition_id))).scalar() or 0
@@ -258,19 +268,24 @@ def import_events(
     head: AuditHead,
     events: Iterator[ExportedEvent],
     *,
+    stated_head: Callable[[], AuditHead | None] | None = None,
+    check_event: Callable[[BookEvent], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Replay ``events`` onto the book inside the caller's write transaction (which holds the lock).
 
-    ``progress`` is called with the number of events written so far (not yet committed)
-    after every batch.
+    All or nothing against the file's own claims: once every event is read, ``stated_head()`` (the
+    head the file states) must name the last of them, with its number and hash — a file cut short,
+    or with events added, is refused. ``progress`` is called with the number of events written so
+    far (not yet committed) after every batch. ``check_event`` is what the layers above check of an
+    event when it is recorded on the command line (a descriptor fully parsed, say): it raises to refuse.
     """
     state = load_state(conn)
     own_events = iter_events(conn)
     writer = BulkWriter(conn, progress=progress)
     existing_accounts = set(state.balances)
     changed_lots: set[int] = set()
-    changed_accounts: set[str] = set()
+    changed_accounts: set[Account] = set()
     prev_hash = GENESIS_HASH
     count = applied = 0
     for count, item in enumerate(events, start=1):
@@ -294,9 +309,12 @@ def import_events(
                 )
             continue
         try:
+            recorded_on = parse_recorded_at(item.recorded_at)
             book_event = event_from_payload(item.kind, item.payload)
-            effects = apply(state, book_event)
-        except BookError as exc:
+            effects = apply(state, book_event, recorded_on=recorded_on)
+            if check_event is not None:
+                check_event(book_event)
+        except BovedaError as exc:
             raise BookError(f"file event {count} ({item.kind}) is refused: {exc}") from None
         state.commit(effects)
         for record in effects.added:
@@ -305,6 +323,14 @@ def import_events(
         changed_accounts.update(b.account for b in effects.balances)
         writer.add_event(AuditEvent(count, item.kind, item.recorded_at, payload_json, item.prev_hash, item.hash_hex))
         applied += 1
+    claimed = None if stated_head is None else stated_head()
+    if stated_head is not None and claimed is None:
+        raise BookError("the file states no head for its log: nothing was imported")
+    if claimed is not None and (claimed.seq, claimed.hash_hex) != (count, prev_hash):
+        raise BookError(
+            f"the file states its log ends at event {claimed.seq} ({claimed.hash_hex[:16]}…) but it holds "
+            f"{count} events ending at {prev_hash[:16]}…: the file was cut or extended; nothing was imported"
+        )
     if count < head.seq:
         raise BookError(
             f"the file holds {count} events and this book {head.seq}: the file does not extend this book"
@@ -321,8 +347,8 @@ def _write_final_state(
     conn: Connection,
     state: MemoryState,
     changed_lots: set[int],
-    changed_accounts: set[str],
-    existing_accounts: set[str],
+    changed_accounts: set[Account],
+    existing_accounts: set[Account],
 ) -> None:
     # Lots were inserted as they came; only their state may have moved on since.
     lot_updates = [{"k": lot_id, "state": state.lots[lot_id].state.value} for lot_id in sorted(changed_lots)]
@@ -331,8 +357,10 @@ def _write_final_state(
             s.lots.update().where(s.lots.c.lot_id == sa.bindparam("k")).values(state=sa.bindparam("state")),
             lot_updates,
         )
-    updates = [{"k": a, "balance_sat": state.balances[a]} for a in sorted(changed_accounts & existing_accounts)]
-    inserts = [{"account": a, "balance_sat": state.balances[a]} for a in sorted(changed_accounts - existing_accounts)]
+    updates = [{"k": str(a), "balance_sat": state.balances[a]}
+               for a in sorted(changed_accounts & existing_accounts, key=str)]
+    inserts = [{"account": str(a), "balance_sat": state.balances[a]}
+               for a in sorted(changed_accounts - existing_accounts, key=str)]
     if updates:
         conn.execute(
             s.balances.update().where(s.balances.c.account == sa.bindparam("k"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from boveda.book.domain import AuditHead, Balance, Entry, Lot, LotTransition, Wallet, format_percent_bp
+from boveda.book.checks import format_percent_bp
+from boveda.book.domain import AuditHead, Balance, Case, Entry, Lot, LotTransition, Reserve, Wallet
 from boveda.money import format_btc
 
 
@@ -33,7 +34,7 @@ def transition_json(t: LotTransition) -> dict[str, Any]:
         "authority_ref": t.authority_ref,
         "date": t.effective_date.isoformat(),
         "txid": t.txid,
-        "destination": t.destination,
+        "destination": None if t.destination is None else str(t.destination),
         "share_percent": None if t.share_bp is None else format_percent_bp(t.share_bp),
         "entry_id": t.entry_id,
     }
@@ -46,7 +47,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "date": entry.effective_date.isoformat(),
         "amount_sat": entry.amount_sat,
         "fee_sat": entry.fee_sat,
-        "postings": [{"account": p.account, "amount_sat": p.amount_sat} for p in entry.postings],
+        "postings": [{"account": str(p.account), "amount_sat": p.amount_sat} for p in entry.postings],
         "txids": list(entry.txids),
         "authority_ref": entry.authority_ref,
         "memo": entry.memo,
@@ -56,14 +57,23 @@ def entry_json(entry: Entry) -> dict[str, Any]:
 
 
 def balance_json(balance: Balance) -> dict[str, Any]:
-    return {"account": balance.account, "balance_sat": balance.balance_sat,
+    return {"account": str(balance.account), "balance_sat": balance.balance_sat,
             "balance_btc": format_btc(balance.balance_sat)}
 
 
 def wallet_json(wallet: Wallet) -> dict[str, Any]:
-    return {"name": wallet.name, "owner": wallet.owner, "descriptor": wallet.descriptor,
+    return {"name": wallet.name, "owner": str(wallet.owner), "descriptor": wallet.descriptor,
             "birth_height": wallet.birth_height}
 
 
 def audit_head_json(head: AuditHead) -> dict[str, Any]:
     return {"seq": head.seq, "hash": head.hash_hex}
+
+
+def reserve_json(reserve: Reserve) -> dict[str, Any]:
+    return {"code": reserve.code, "name": reserve.name, "no_sale": reserve.no_sale,
+            "address_cap_sat": reserve.address_cap_sat}
+
+
+def case_json(case: Case) -> dict[str, Any]:
+    return {"number": case.number, "agency": case.agency, "court": case.court}

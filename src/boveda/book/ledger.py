@@ -10,15 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from boveda.book.domain import (
-    Account,
-    AccountKind,
-    Entry,
-    EntryKind,
-    check_amount_sat,
-    check_stored_text,
-    check_txid,
-)
+from boveda.book.checks import check_amount_sat, check_stored_text, check_txid, check_usd_cents
+from boveda.book.domain import Account, AccountKind, Entry, EntryKind, check_account
 from boveda.book.errors import BookError
 from boveda.money import format_btc
 
@@ -52,7 +45,7 @@ KINDS_NEEDING_AUTHORITY = frozenset(
 LOT_KINDS = frozenset({EntryKind.SEIZURE, EntryKind.FORFEITURE_TRANSFER})
 
 
-def check_entry(state: StateView, entry: Entry, *, from_lot: bool = False) -> dict[str, int]:
+def check_entry(state: StateView, entry: Entry, *, from_lot: bool = False) -> dict[Account, int]:
     """Check ``entry`` against the book; return ``{account: new balance_sat}`` for its accounts.
 
     ``from_lot`` is true when the entry is the coin movement of a lot transition, the only
@@ -80,7 +73,7 @@ def check_entry(state: StateView, entry: Entry, *, from_lot: bool = False) -> di
     if entry.price_usd_cents is not None:
         if entry.kind not in (EntryKind.PURCHASE, EntryKind.SALE):
             raise BookError(f"a USD price belongs to a purchase or sale, not a {entry.kind.value}")
-        check_amount_sat(entry.price_usd_cents, what="USD price (cents)")
+        check_usd_cents(entry.price_usd_cents)
     if (entry.lot_id is not None) != from_lot:
         raise BookError("only a lot transition's entry may name a lot")
     return _new_balances(state, entry, accounts)
@@ -95,7 +88,7 @@ def _check_postings(entry: Entry) -> list[Account]:
         if isinstance(posting.amount_sat, bool) or not isinstance(posting.amount_sat, int) or posting.amount_sat == 0:
             raise BookError(f"posting to {posting.account} must be a non-zero whole number of satoshis")
         check_amount_sat(abs(posting.amount_sat), what=f"posting to {posting.account}")
-        accounts.append(Account.parse(posting.account))
+        accounts.append(check_account(posting.account))
         if posting.amount_sat > 0:
             debits_sat += posting.amount_sat
         else:
@@ -158,15 +151,15 @@ def _is_no_sale(state: StateView, account: Account) -> bool:
     return reserve is not None and reserve.no_sale
 
 
-def _new_balances(state: StateView, entry: Entry, accounts: list[Account]) -> dict[str, int]:
-    new_balances: dict[str, int] = {}
+def _new_balances(state: StateView, entry: Entry, accounts: list[Account]) -> dict[Account, int]:
+    new_balances: dict[Account, int] = {}
     for account, posting in zip(accounts, entry.postings):
-        before_sat = state.balance(posting.account) or 0
+        before_sat = state.balance(account) or 0
         after_sat = before_sat + posting.amount_sat
         if after_sat < 0 and account.kind.is_holding:
             raise BookError(
                 f"{posting.account} would go negative: it holds {format_btc(before_sat)} BTC "
                 f"and the entry takes {format_btc(-posting.amount_sat)} BTC"
             )
-        new_balances[posting.account] = after_sat
+        new_balances[account] = after_sat
     return new_balances

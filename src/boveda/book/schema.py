@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from boveda.book.domain import (
+    Account,
     Agency,
     Case,
     Entry,
@@ -266,7 +267,7 @@ def transition_row(t: LotTransition) -> tuple[Any, ...]:
         t.authority_ref,
         t.effective_date.isoformat(),
         t.txid,
-        t.destination,
+        None if t.destination is None else str(t.destination),
         t.share_bp,
         t.entry_id,
     )
@@ -281,7 +282,7 @@ def transition_from_row(row: Any) -> LotTransition:
         authority_ref=row[4],
         effective_date=date.fromisoformat(row[5]),
         txid=row[6],
-        destination=row[7],
+        destination=None if row[7] is None else Account.parse(row[7]),
         share_bp=row[8],
         entry_id=row[9],
     )
@@ -292,7 +293,7 @@ def entry_row(e: Entry) -> tuple[Any, ...]:
 
 
 def posting_rows(e: Entry) -> list[tuple[Any, ...]]:
-    return [(e.entry_id, line, p.account, p.amount_sat) for line, p in enumerate(e.postings)]
+    return [(e.entry_id, line, str(p.account), p.amount_sat) for line, p in enumerate(e.postings)]
 
 
 def txid_rows(e: Entry) -> list[tuple[Any, ...]]:
@@ -308,17 +309,17 @@ def entry_from_rows(row: Any, posting_rows_: list[Any], txid_rows_: list[Any]) -
         memo=row[4],
         lot_id=row[5],
         price_usd_cents=row[6],
-        postings=tuple(Posting(p[2], p[3]) for p in posting_rows_),
+        postings=tuple(Posting(Account.parse(p[2]), p[3]) for p in posting_rows_),
         txids=tuple(t[2] for t in txid_rows_),
     )
 
 
 def wallet_row(w: Wallet) -> tuple[Any, ...]:
-    return (w.name, w.descriptor, w.owner, w.birth_height)
+    return (w.name, w.descriptor, str(w.owner), w.birth_height)
 
 
 def wallet_from_row(row: Any) -> Wallet:
-    return Wallet(row[0], row[1], row[2], row[3])
+    return Wallet(row[0], row[1], Account.parse(row[2]), row[3])
 
 
 def as_dicts(table: Table, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -13,6 +13,22 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
+from boveda.book.checks import (
+    MAX_HEIGHT,
+    MAX_ID,
+    check_amount_sat,
+    check_case_number,
+    check_code,
+    check_date_range,
+    check_descriptor,
+    check_outpoint,
+    check_share_bp,
+    check_stored_text,
+    check_txid,
+    check_wallet_name,
+    check_whole_number,
+    format_percent_bp,
+)
 from boveda.book.custody import MOVING_STATES, check_transition, remainder_lot, seizure_entry, transition_entry
 from boveda.book.domain import (
     Account,
@@ -27,19 +43,11 @@ from boveda.book.domain import (
     Partner,
     Reserve,
     Wallet,
-    check_amount_sat,
-    check_case_number,
-    check_code,
-    check_descriptor,
-    check_outpoint,
-    check_share_bp,
-    check_stored_text,
-    check_txid,
-    check_wallet_name,
-    format_percent_bp,
+    check_account,
 )
 from boveda.book.errors import BookError
 from boveda.book.events import (
+    AlertAcknowledged,
     BookEvent,
     CaseAdded,
     EntryRecorded,
@@ -64,7 +72,7 @@ class StateView(Protocol):
     def lot(self, lot_id: int) -> Lot | None: ...
     def wallet(self, name: str) -> Wallet | None: ...
     def wallet_with_descriptor(self, descriptor: str) -> Wallet | None: ...
-    def balance(self, account: str) -> int | None: ...
+    def balance(self, account: Account) -> int | None: ...
     def next_entry_id(self) -> int: ...
     def next_lot_id(self) -> int: ...
     def next_transition_id(self) -> int: ...
@@ -83,8 +91,14 @@ class Effects:
     balances: tuple[Balance, ...] = ()
 
 
-def apply(state: StateView, event: BookEvent) -> Effects:
-    """Check ``event`` against the book and return its effects; raise :class:`BookError` if a rule refuses it."""
+def apply(state: StateView, event: BookEvent, *, recorded_on: date | None = None) -> Effects:
+    """Check ``event`` against the book and return its effects; raise :class:`BookError` if a rule refuses it.
+
+    ``recorded_on`` is the UTC day the event is (or was) recorded, from its ``recorded_at``: its dates
+    may be at most a year after it. Every date is on or after 2009-01-03.
+    """
+    for value, what in _dates_of(event):
+        check_date_range(value, today=recorded_on, what=what)
     if isinstance(event, EntryRecorded):
         return Effects(added=(event.entry,), balances=_balances(check_entry(state, event.entry)))
     if isinstance(event, LotTransitioned):
@@ -99,10 +113,36 @@ def apply(state: StateView, event: BookEvent) -> Effects:
         return _apply_case(state, event.case)
     if isinstance(event, WalletAdded):
         return _apply_wallet(state, event.wallet)
+    if isinstance(event, AlertAcknowledged):
+        return _apply_acknowledgement(event)
     raise BookError(f"unknown event {type(event).__name__}")
 
 
-def _balances(new_balances: dict[str, int]) -> tuple[Balance, ...]:
+def _dates_of(event: BookEvent) -> tuple[tuple[date, str], ...]:
+    if isinstance(event, EntryRecorded):
+        return ((event.entry.effective_date, "date"),)
+    if isinstance(event, LotSeized):
+        return ((event.lot.seized_on, "seizure date"), (event.entry.effective_date, "date"))
+    if isinstance(event, LotTransitioned):
+        found = [(event.transition.effective_date, "date")]
+        if event.entry is not None:
+            found.append((event.entry.effective_date, "date"))
+        if event.remainder is not None:
+            found.append((event.remainder.seized_on, "seizure date"))
+        return tuple(found)
+    return ()
+
+
+def _apply_acknowledgement(event: AlertAcknowledged) -> Effects:
+    """Changes no table of the book: the follower's alert row is updated beside the event."""
+    check_whole_number(event.alert_id, what="alert id", minimum=1, maximum=MAX_ID)
+    check_stored_text(event.by, what="acknowledging person's name")
+    for value, what in ((event.alert_kind, "alert kind"), (event.holding, "alert holding"), (event.txid, "alert txid")):
+        check_stored_text(value, what=what)
+    return Effects()
+
+
+def _balances(new_balances: dict[Account, int]) -> tuple[Balance, ...]:
     return tuple(Balance(account, balance_sat) for account, balance_sat in new_balances.items())
 
 
@@ -139,7 +179,7 @@ def _apply_case(state: StateView, case: Case) -> Effects:
 def _apply_wallet(state: StateView, wallet: Wallet) -> Effects:
     check_wallet_name(wallet.name)
     check_descriptor(wallet.descriptor)
-    owner = Account.parse(wallet.owner)
+    owner = check_account(wallet.owner)
     if owner.kind is AccountKind.RESERVE:
         if state.reserve(owner.name) is None:
             raise BookError(f"unknown reserve {owner.name!r}: add it with boveda reserve add")
@@ -148,21 +188,14 @@ def _apply_wallet(state: StateView, wallet: Wallet) -> Effects:
             raise BookError(f"unknown case {owner.name!r}: add it with boveda case add")
     else:
         raise BookError(f"a wallet belongs to a reserve or a case's custody, not {wallet.owner}")
-    if wallet.birth_height is not None and (
-        isinstance(wallet.birth_height, bool) or not isinstance(wallet.birth_height, int) or wallet.birth_height < 0
-    ):
-        raise BookError(f"birth height must be a block height (0 or more), got {wallet.birth_height!r}")
+    if wallet.birth_height is not None:
+        check_whole_number(wallet.birth_height, what="birth height", maximum=MAX_HEIGHT)
     if state.wallet(wallet.name) is not None:
         raise BookError(f"wallet {wallet.name} already exists")
     same = state.wallet_with_descriptor(wallet.descriptor)
     if same is not None:
         raise BookError(f"this descriptor is already registered as wallet {same.name} ({same.owner})")
     return Effects(added=(wallet,))
-
-
-def _check_date(value: date, *, what: str) -> None:
-    if not isinstance(value, date):
-        raise BookError(f"{what} must be a date")
 
 
 def _check_canonical_txid(txid: str) -> None:
@@ -183,7 +216,6 @@ def _apply_seizure(state: StateView, event: LotSeized) -> Effects:
             raise BookError(f"outpoint {outpoint!r} is not in canonical form")
     if len(set(lot.seizure_outpoints)) != len(lot.seizure_outpoints):
         raise BookError("a lot lists each seized outpoint at most once")
-    _check_date(lot.seized_on, what="seizure date")
     check_stored_text(lot.seizure_ref, what="seizure reference", required=False)
     if lot.state is not LotState.SEIZED or lot.parent_lot_id is not None:
         raise BookError("a new lot starts seized, with no parent")
@@ -206,9 +238,8 @@ def _apply_transition(state: StateView, event: LotTransitioned) -> Effects:
         raise BookError(f"transition id {t.transition_id} is out of sequence")
     if t.from_state is not lot.state:
         raise BookError(f"lot {lot.lot_id} is {lot.state.value}, not {t.from_state.value}")
-    _check_date(t.effective_date, what="date")
     moving = t.to_state in MOVING_STATES
-    destination = Account.parse(t.destination) if moving and t.destination is not None else None
+    destination = check_account(t.destination) if moving and t.destination is not None else None
     reserve = None
     if destination is not None and destination.kind is AccountKind.RESERVE:
         reserve = state.reserve(destination.name)
@@ -260,7 +291,7 @@ class MemoryState:
     lots: dict[int, Lot] = field(default_factory=dict)
     wallets: dict[str, Wallet] = field(default_factory=dict)
     wallet_descriptors: dict[str, str] = field(default_factory=dict)
-    balances: dict[str, int] = field(default_factory=dict)
+    balances: dict[Account, int] = field(default_factory=dict)
     last_entry_id: int = 0
     last_lot_id: int = 0
     last_transition_id: int = 0
@@ -287,7 +318,7 @@ class MemoryState:
         name = self.wallet_descriptors.get(descriptor)
         return None if name is None else self.wallets[name]
 
-    def balance(self, account: str) -> int | None:
+    def balance(self, account: Account) -> int | None:
         return self.balances.get(account)
 
     def next_entry_id(self) -> int:

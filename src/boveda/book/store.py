@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from boveda.book import schema as s
 from boveda.book.domain import (
     GENESIS_HASH,
+    Account,
     Agency,
     AuditHead,
     Case,
@@ -44,7 +45,8 @@ from boveda.book.state import Effects
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # One chain of revisions; each layer keeps the migrations of the tables it owns beside its code.
-VERSION_DIRS = (MIGRATIONS_DIR / "versions", Path(__file__).parents[1] / "wallets" / "migrations")
+VERSION_DIRS = (MIGRATIONS_DIR / "versions", Path(__file__).parents[1] / "wallets" / "migrations",
+                Path(__file__).parents[1] / "follower" / "migrations")
 SQLITE_BUSY_TIMEOUT_S = 120
 
 
@@ -97,6 +99,9 @@ def database_error(exc: SQLAlchemyError, location: str) -> BookError:
     """A one-line message for a database failure."""
     orig = getattr(exc, "orig", None) or exc
     first_line = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if first_line in ("unable to open database file", "attempt to write a readonly database"):
+        # SQLite writes beside the book (its -wal and -shm files) even to read it.
+        first_line += " (a SQLite book and its folder must be writable, even to read it)"
     return BookError(f"book {describe(location)}: {first_line}")
 
 
@@ -260,9 +265,9 @@ class DbState:
         row = self._one(s.wallets, s.wallets.c.descriptor, descriptor)
         return None if row is None else s.wallet_from_row(row)
 
-    def balance(self, account: str) -> int | None:
+    def balance(self, account: Account) -> int | None:
         return self.conn.execute(
-            sa.select(s.balances.c.balance_sat).where(s.balances.c.account == account)
+            sa.select(s.balances.c.balance_sat).where(s.balances.c.account == str(account))
         ).scalar()
 
     def _next(self, column: sa.Column) -> int:
@@ -332,8 +337,8 @@ def write_effects(conn: Connection, effects: Effects) -> None:
     for balance in effects.balances:
         updated = conn.execute(
             s.balances.update()
-            .where(s.balances.c.account == balance.account)
+            .where(s.balances.c.account == str(balance.account))
             .values(balance_sat=balance.balance_sat)
         )
         if updated.rowcount == 0:
-            conn.execute(s.balances.insert().values(account=balance.account, balance_sat=balance.balance_sat))
+            conn.execute(s.balances.insert().values(account=str(balance.account), balance_sat=balance.balance_sat))

@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from boveda.book.audit import AuditEvent, seal
 from boveda.book.custody import seizure_entry, transition_entry
 from boveda.book.domain import (
+    ACCOUNT_FEES,
     GENESIS_HASH,
+    Account,
     AuditHead,
     Case,
     Entry,
@@ -46,6 +49,8 @@ from boveda.book.export import write_events
 
 _START = datetime(2024, 1, 1, tzinfo=UTC)
 _CASE = "1:24-cr-00042"
+_SV, _US = Account.reserve("SV"), Account.reserve("US-SBR")
+_BITFINEX, _KRAKEN = Account.exchange("bitfinex"), Account.exchange("kraken")
 _LOT_EVERY = 5_000
 
 
@@ -64,44 +69,47 @@ def synthetic_book_events(entries: int, *, seed: int = 1) -> Iterator[BookEvent]
         txid = rng.randbytes(32).hex()
         if entry_id % _LOT_EVERY == 0 and entry_id + 1 <= entries:
             lot_id += 1
-            lot = Lot(lot_id, _CASE, rng.randrange(10_000_000, 50_000_000_000), txid, (f"{txid}:0",), day,
-                      LotState.SEIZED)
+            lot = Lot(lot_id=lot_id, case_number=_CASE, amount_sat=rng.randrange(10_000_000, 50_000_000_000),
+                      seizure_txid=txid, seizure_outpoints=(f"{txid}:0",), seized_on=day, state=LotState.SEIZED)
             yield LotSeized(lot, seizure_entry(lot, entry_id))
             for to_state in (LotState.FORFEITURE_PENDING, LotState.FORFEITED):
                 transition_id += 1
-                yield LotTransitioned(LotTransition(transition_id, lot_id, lot.state, to_state, f"order {lot_id}",
-                                                    day))
-                lot = Lot(lot.lot_id, lot.case_number, lot.amount_sat, lot.seizure_txid, lot.seizure_outpoints,
-                          lot.seized_on, to_state)
+                yield LotTransitioned(LotTransition(transition_id=transition_id, lot_id=lot_id, from_state=lot.state,
+                                                    to_state=to_state, authority_ref=f"order {lot_id}",
+                                                    effective_date=day))
+                lot = replace(lot, state=to_state)
             entry_id += 1
             transition_id += 1
-            t = LotTransition(transition_id, lot_id, LotState.FORFEITED, LotState.ALLOCATED_RESERVE, "EO 14233", day,
-                              rng.randbytes(32).hex(), "reserve:US-SBR", None, entry_id)
+            t = LotTransition(transition_id=transition_id, lot_id=lot_id, from_state=LotState.FORFEITED,
+                              to_state=LotState.ALLOCATED_RESERVE, authority_ref="EO 14233", effective_date=day,
+                              txid=rng.randbytes(32).hex(), destination=_US, entry_id=entry_id)
             yield LotTransitioned(t, transition_entry(lot, t))
             continue
         roll = entry_id % 20
         if roll == 7 and sv_sat > 10_000:
             fee_sat = rng.randrange(200, 10_000)
-            postings = (Posting("reserve:SV", -fee_sat), Posting("expense:fees", fee_sat))
-            yield EntryRecorded(Entry(entry_id, EntryKind.FEE, day, postings, (txid,), memo="consolidation"))
+            postings = (Posting(_SV, -fee_sat), Posting(ACCOUNT_FEES, fee_sat))
+            yield EntryRecorded(Entry(entry_id=entry_id, kind=EntryKind.FEE, effective_date=day, postings=postings,
+                                      txids=(txid,), memo="consolidation"))
             sv_sat -= fee_sat
         elif roll == 13 and sv_sat > 1_000_000:
             amount_sat = rng.randrange(1, sv_sat // 4)
-            postings = (Posting("reserve:SV", -amount_sat), Posting("reserve:US-SBR", amount_sat))
-            yield EntryRecorded(Entry(entry_id, EntryKind.INTERNAL_TRANSFER, day, postings, (txid,),
-                                      memo="transfer to the strategic reserve"))
+            postings = (Posting(_SV, -amount_sat), Posting(_US, amount_sat))
+            yield EntryRecorded(Entry(entry_id=entry_id, kind=EntryKind.INTERNAL_TRANSFER, effective_date=day,
+                                      postings=postings, txids=(txid,), memo="transfer to the strategic reserve"))
             sv_sat -= amount_sat
         elif roll == 17 and sv_sat > 1_000_000:
             amount_sat = rng.randrange(1, sv_sat // 10)
-            postings = (Posting("reserve:SV", -amount_sat), Posting("external:exchange:kraken", amount_sat))
-            yield EntryRecorded(Entry(entry_id, EntryKind.SALE, day, postings, (txid,), memo="sale",
-                                      price_usd_cents=rng.randrange(4_000_000, 11_000_000)))
+            postings = (Posting(_SV, -amount_sat), Posting(_KRAKEN, amount_sat))
+            yield EntryRecorded(Entry(entry_id=entry_id, kind=EntryKind.SALE, effective_date=day, postings=postings,
+                                      txids=(txid,), memo="sale", price_usd_cents=rng.randrange(4_000_000, 11_000_000)))
             sv_sat -= amount_sat
         else:
             amount_sat = rng.randrange(100_000, 100_000_000)
-            exchange = "external:exchange:bitfinex" if entry_id % 2 else "external:exchange:kraken"
-            postings = (Posting(exchange, -amount_sat), Posting("reserve:SV", amount_sat))
-            yield EntryRecorded(Entry(entry_id, EntryKind.PURCHASE, day, postings, (txid,),
+            exchange = _BITFINEX if entry_id % 2 else _KRAKEN
+            postings = (Posting(exchange, -amount_sat), Posting(_SV, amount_sat))
+            yield EntryRecorded(Entry(entry_id=entry_id, kind=EntryKind.PURCHASE, effective_date=day,
+                                      postings=postings, txids=(txid,),
                                       price_usd_cents=rng.randrange(4_000_000, 11_000_000)))
             sv_sat += amount_sat
 

@@ -1,7 +1,7 @@
 """A Bitcoin Core data directory read through Bitcoin Core's own engine (py-bitcoinkernel).
 
 The kernel is the authority on which block is at which height. It needs exclusive use of
-the data directory (CHAIN-NOTES, pitfall 2), so we take Bitcoin Core's own `.lock` first and
+the data directory (docs/chain-notes.md, pitfall 2), so we take Bitcoin Core's own `.lock` first and
 refuse with a clear message when a running node holds it.
 """
 
@@ -63,7 +63,7 @@ def kernel_log() -> _KernelLog:
 def kernel_block(raw: bytes) -> pbk.Block:
     """A kernel block from its serialisation, copied in one step.
 
-    `pbk.Block(raw)` copies byte by byte through a ctypes array (CHAIN-NOTES, pitfall 4:
+    `pbk.Block(raw)` copies byte by byte through a ctypes array (docs/chain-notes.md, pitfall 4:
     28 ms for 113 KB); the C function takes any buffer.
     """
     handle = kernel_c.btck_block_create(raw, len(raw))
@@ -114,7 +114,15 @@ class DatadirLock:
         if self._net_dir in self._held:
             self._fd = -1
             raise in_use
-        self._fd = os.open(self._net_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(self._net_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._fd = -1
+            raise ChainError(
+                f"cannot take the lock in {net_dir}: {exc.strerror or exc}. Bitcoin Core's engine writes to the "
+                "data directory it reads (its lock, its indexes): point --datadir at a writable copy, or read a "
+                "running node with --rpc"
+            ) from None
         try:
             fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -153,7 +161,7 @@ class KernelSource:
         net_dir = check_datadir(self.datadir, network)
         self._lock = DatadirLock(net_dir)
         try:
-            # The manager must outlive every block-tree entry read from it (CHAIN-NOTES, pitfall 3).
+            # The manager must outlive every block-tree entry read from it (docs/chain-notes.md, pitfall 3).
             self._chainman = open_chainman(net_dir, network)
         except BaseException:
             self._lock.release()

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import coincurve
 
-from boveda.bitcoin.codec import encode_compact_size
+from boveda.bitcoin.codec import encode_compact_size, read_compact_size
+from boveda.bitcoin.script import p2pk, p2pkh_of_hash, p2sh_of_hash
 from boveda.bitcoin.tx import TxOut
 from boveda.errors import CodecError
 
@@ -41,7 +42,7 @@ class SpentCoin:
 def encode_varint(n: int) -> bytes:
     """Core's VarInt: base 128, most significant group first, each continuation minus one."""
     if n < 0:
-        raise ValueError("VarInt cannot be negative")
+        raise CodecError(f"a VarInt holds no negative number, not {n}")
     groups = [n & 0x7F]
     while n > 0x7F:
         n = (n >> 7) - 1
@@ -73,7 +74,7 @@ def read_varint(data: bytes, pos: int) -> tuple[int, int]:
 def compress_amount(value_sat: int) -> int:
     """CompressAmount: trailing decimal zeros folded into the low digit, so round amounts stay short."""
     if not 0 <= value_sat <= _UINT64_MAX:
-        raise ValueError(f"amount {value_sat} is outside 0..2^64-1")
+        raise CodecError(f"amount {value_sat} is outside 0..2^64-1")
     if value_sat == 0:
         return 0
     exponent = 0
@@ -135,16 +136,16 @@ def compress_script(script_pubkey: bytes) -> bytes:
 
 def _special_script(kind: int, payload: bytes) -> bytes:
     if kind == 0:
-        return _P2PKH_PREFIX + payload + _P2PKH_SUFFIX
+        return p2pkh_of_hash(payload)
     if kind == 1:
-        return _P2SH_PREFIX + payload + _P2SH_SUFFIX
+        return p2sh_of_hash(payload)
     if kind in (2, 3):
-        return b"\x21" + bytes((kind,)) + payload + b"\xac"
+        return p2pk(bytes((kind,)) + payload)
     try:
         point = coincurve.PublicKey(bytes((kind - 2,)) + payload).format(compressed=False)
     except ValueError:
         raise CodecError(f"compressed P2PK key {payload.hex()} is not on the curve") from None
-    return b"\x41" + point + b"\xac"
+    return p2pk(point)
 
 
 def read_compressed_script(data: bytes, pos: int) -> tuple[bytes, int]:
@@ -192,27 +193,14 @@ def serialize_block_undo(spent: Sequence[Sequence[SpentCoin]]) -> bytes:
     return b"".join(parts)
 
 
-def _read_compact_size(data: bytes, pos: int) -> tuple[int, int]:
-    try:
-        first = data[pos]
-        if first < 0xFD:
-            return first, pos + 1
-        width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
-        if pos + 1 + width > len(data):
-            raise IndexError
-    except IndexError:
-        raise CodecError(f"truncated CompactSize at offset {pos}") from None
-    return int.from_bytes(data[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
-
-
 def parse_block_undo(data: bytes) -> tuple[tuple[SpentCoin, ...], ...]:
     """Decodes a CBlockUndo: per non-coinbase transaction, the coins its inputs spent, in input order."""
-    tx_count, pos = _read_compact_size(data, 0)
+    tx_count, pos = read_compact_size(data, 0)
     if tx_count > len(data):
         raise CodecError(f"undo data claims {tx_count} transactions in {len(data)} bytes")
     block_spent = []
     for _ in range(tx_count):
-        coin_count, pos = _read_compact_size(data, pos)
+        coin_count, pos = read_compact_size(data, pos)
         if coin_count > len(data) - pos:
             raise CodecError(f"undo data claims {coin_count} coins with {len(data) - pos} bytes left")
         coins = []

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 import click
 
 from boveda.book import Book
 from boveda.book.json_forms import audit_head_json
-from boveda.cli.common import EXIT_CHECK_FAILED, JSON_OPTION, _echo_json, _group, _location, _open_book
+from boveda.cli.common import (
+    EXIT_CHECK_FAILED,
+    FORCE_OPTION,
+    JSON_OPTION,
+    _echo_json,
+    _group,
+    _location,
+    _open_book,
+    say,
+)
+from boveda.cli.params import AUDIT_HASH, SafePath
+from boveda.service.wallets import import_book
+from boveda.text import escape_json_text
 
 
 @click.command("verify")
 @JSON_OPTION
-@click.option("--expect-head", metavar="HASH", help="A head published earlier; fail if the log no longer contains it.")
+@click.option("--expect-head", type=AUDIT_HASH, metavar="HASH", help="A head published earlier; fail if the log no longer contains it.")
 @click.pass_context
 def audit_verify(ctx: click.Context, as_json: bool, expect_head: str | None) -> None:
     """Check the audit chain and that every table matches it; exit 1 and name the first bad event if not.
@@ -28,14 +41,14 @@ def audit_verify(ctx: click.Context, as_json: bool, expect_head: str | None) -> 
     if as_json:
         _echo_json(report.to_json())
     elif report.ok:
-        click.echo(f"audit log intact: {report.events_checked} events, head {report.head.hash_hex}")
+        say(f"audit log intact: {report.events_checked} events, head {report.head.hash_hex}")
     else:
         for problem in report.problems:
-            click.echo(problem.message)
+            say(problem.message)
     if not report.ok:
         first = report.problems[0]
         where = f"first bad event: {report.first_bad_seq}" if report.first_bad_seq is not None else "tables"
-        click.echo(f"audit verify failed ({where}): {first.message}", err=True)
+        say(f"audit verify failed ({where}): {first.message}", err=True)
         ctx.exit(EXIT_CHECK_FAILED)
 
 
@@ -54,7 +67,7 @@ def audit_head_command(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         _echo_json(audit_head_json(head))
     else:
-        click.echo(f"{head.hash_hex}  (event {head.seq})")
+        say(f"{head.hash_hex}  (event {head.seq})")
 
 
 @click.command("export")
@@ -70,16 +83,28 @@ def audit_export(ctx: click.Context, as_json: bool) -> None:
     """
     with _open_book(ctx) as book:
         if as_json:
-            book.write_export(sys.stdout)
+            book.write_export(_InertJSON(sys.stdout))
             return
         for event in book.iter_audit_events():
-            click.echo(f"{event.seq}  {event.recorded_at}  {event.hash_hex}  {event.kind}  {event.payload_json}")
+            say(f"{event.seq}  {event.recorded_at}  {event.hash_hex}  {event.kind}  {event.payload_json}")
+
+
+class _InertJSON:
+    """A text stream that writes JSON with the characters `json.dumps` leaves raw (C1 controls, line-separator
+    and bidi characters) as \\uXXXX escapes: the same document for `boveda import`, inert on a terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(escape_json_text(text))
 
 
 @click.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.argument("file", type=SafePath(dir_okay=False))
+@FORCE_OPTION
 @click.pass_context
-def export_command(ctx: click.Context, file: str) -> None:
+def export_command(ctx: click.Context, file: str, force: bool) -> None:
     """Write the whole book (its audit log) to FILE as JSON; boveda import reads it back exactly.
 
     \b
@@ -87,19 +112,21 @@ def export_command(ctx: click.Context, file: str) -> None:
       boveda export book.json
     """
     with _open_book(ctx) as book:
-        head = book.export(file)
-    click.echo(f"exported {head.seq} events to {file} (head {head.hash_hex})")
+        head = book.export(file, force=force)
+    say(f"exported {head.seq} events to {file} (head {head.hash_hex})")
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=SafePath(exists=True, dir_okay=False))
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @click.pass_context
 def import_command(ctx: click.Context, file: str, quiet: bool) -> None:
     """Replay an export FILE into the book, in one transaction (all or nothing).
 
     The book must be empty (it is created if missing) or be an earlier state of the same
-    book: every event is checked against its hash and the rules, and keeps its hash.
+    book: every event is checked against its hash and the rules, and keeps its hash; the file's
+    stated head must name its last event, and each wallet's descriptor must parse as `wallet add`
+    would parse it.
 
     \b
     Example:
@@ -107,11 +134,11 @@ def import_command(ctx: click.Context, file: str, quiet: bool) -> None:
     """
     def progress(count: int) -> None:
         if not quiet:
-            click.echo(f"imported {count} events (uncommitted)…", err=True)
+            say(f"imported {count} events (uncommitted)…", err=True)
 
     with Book.open(_location(ctx), create=True) as book:
-        result = book.import_file(file, progress=progress)
-    click.echo(f"imported {result.events_applied} of {result.events_in_file} events; head {result.head.hash_hex}")
+        result = import_book(book, file, progress=progress)
+    say(f"imported {result.events_applied} of {result.events_in_file} events; head {result.head.hash_hex}")
 
 
 def register(cli: click.Group) -> None:

@@ -14,11 +14,13 @@ from typing import Any
 import click
 
 from boveda.book import Book
-from boveda.book.domain import Lot, LotTransition, parse_percent_bp, parse_usd_cents
+from boveda.book.domain import Lot, LotTransition
 from boveda.book.json_forms import audit_head_json, balance_json, entry_json, lot_json
 from boveda.book.store import describe
-from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _location, _open_book, _table
-from boveda.money import format_btc, parse_btc
+from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _location, _open_book, _table, say
+from boveda.cli.params import BTC, LOT_ID, PERCENT, USD_PRICE
+from boveda.money import format_btc
+from boveda.text import escape_json_text
 
 
 def _stream_json_list(key: str, items: Iterable[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
@@ -26,14 +28,11 @@ def _stream_json_list(key: str, items: Iterable[dict[str, Any]], extra: dict[str
     click.echo("{" + json.dumps(key) + ": [", nl=False)
     first = True
     for item in items:
-        click.echo(("\n  " if first else ",\n  ") + json.dumps(item, ensure_ascii=False), nl=False)
+        click.echo(("\n  " if first else ",\n  ") + escape_json_text(json.dumps(item, ensure_ascii=False)), nl=False)
         first = False
-    tail = "".join(f", {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in (extra or {}).items())
+    tail = "".join(f", {json.dumps(k)}: {escape_json_text(json.dumps(v, ensure_ascii=False))}"
+                   for k, v in (extra or {}).items())
     click.echo(("\n" if not first else "") + "]" + tail + "}")
-
-
-def _amount(text: str) -> int:
-    return parse_btc(text)
 
 
 def _short(txid: str | None) -> str:
@@ -55,16 +54,16 @@ def init_command(ctx: click.Context) -> None:
     """
     result = Book.init(_location(ctx))
     verb = "created" if result.created else f"migrated from schema {result.revision_before} to"
-    click.echo(f"book {describe(result.location)} {verb} schema {result.revision_after}")
+    say(f"book {describe(result.location)} {verb} schema {result.revision_after}")
 
 
 @click.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help="The reserve's full name.")
 @click.option("--no-sale", is_flag=True, help="Policy: coins may never be sold from this reserve.")
-@click.option("--address-cap", metavar="BTC", help="Policy: most BTC any one address may hold.")
+@click.option("--address-cap", "address_cap_sat", type=BTC, metavar="BTC", help="Policy: most BTC any one address may hold.")
 @click.pass_context
-def reserve_add(ctx: click.Context, code: str, name: str, no_sale: bool, address_cap: str | None) -> None:
+def reserve_add(ctx: click.Context, code: str, name: str, no_sale: bool, address_cap_sat: int | None) -> None:
     """Add a reserve CODE (capital letters, digits, '-').
 
     \b
@@ -72,12 +71,12 @@ def reserve_add(ctx: click.Context, code: str, name: str, no_sale: bool, address
       boveda reserve add US-SBR --name "US Strategic Bitcoin Reserve" --no-sale
       boveda reserve add SV --name "El Salvador" --address-cap 500
     """
-    cap_sat = None if address_cap is None else _amount(address_cap)
+    cap_sat = address_cap_sat
     with _open_book(ctx) as book:
         reserve = book.add_reserve(code, name=name, no_sale=no_sale, address_cap_sat=cap_sat)
     policy = "no-sale" if reserve.no_sale else "sales allowed"
     cap = "" if cap_sat is None else f", at most {format_btc(cap_sat)} BTC per address"
-    click.echo(f"reserve {reserve.code} added ({policy}{cap})")
+    say(f"reserve {reserve.code} added ({policy}{cap})")
 
 
 @click.command("add")
@@ -93,7 +92,7 @@ def partner_add(ctx: click.Context, code: str, name: str) -> None:
     """
     with _open_book(ctx) as book:
         partner = book.add_partner(code, name=name)
-    click.echo(f"partner {partner.code} added")
+    say(f"partner {partner.code} added")
 
 
 @click.command("add")
@@ -110,18 +109,19 @@ def case_add(ctx: click.Context, number: str, agency: str, court: str | None) ->
     """
     with _open_book(ctx) as book:
         case = book.add_case(number, agency=agency, court=court)
-    click.echo(f"case {case.number} added (custody:{case.number})")
+    say(f"case {case.number} added (custody:{case.number})")
 
 
 @click.command("seize")
 @click.option("--case", "case_number", required=True, help="The case the lot is seized in.")
-@click.option("--amount", required=True, metavar="BTC", help="Amount seized, e.g. 1.5 (at most 8 decimals).")
+@click.option("--amount", "amount_sat", required=True, type=BTC, metavar="BTC",
+              help="Amount seized, e.g. 1.5 (at most 8 decimals).")
 @click.option("--txid", required=True, help="The transaction that moved the coins into government custody.")
 @click.option("--outpoint", "outpoints", multiple=True, metavar="TXID:N", help="A seized output (repeatable).")
 @click.option("--order", help="Seizure warrant or order reference.")
 @DATE_OPTION
 @click.pass_context
-def lot_seize(ctx: click.Context, case_number: str, amount: str, txid: str, outpoints: tuple[str, ...],
+def lot_seize(ctx: click.Context, case_number: str, amount_sat: int, txid: str, outpoints: tuple[str, ...],
               order: str | None, date_text: str | None) -> None:
     """Record a new lot seized in a case; it starts in state 'seized'.
 
@@ -129,19 +129,18 @@ def lot_seize(ctx: click.Context, case_number: str, amount: str, txid: str, outp
     Example:
       boveda lot seize --case 1:21-cr-00399 --amount 94636.7 --txid 4f3c…e1 --date 2022-02-01
     """
-    amount_sat = _amount(amount)
     with _open_book(ctx) as book:
         lot = book.seize_lot(case=case_number, amount_sat=amount_sat, txid=txid, outpoints=outpoints,
                              date=date_text, order=order)
-    click.echo(f"lot {lot.lot_id} seized: {format_btc(lot.amount_sat)} BTC in case {lot.case_number}")
+    say(f"lot {lot.lot_id} seized: {format_btc(lot.amount_sat)} BTC in case {lot.case_number}")
 
 
 def _lot_done(lot: Lot) -> None:
-    click.echo(f"lot {lot.lot_id} is now {lot.state.value}")
+    say(f"lot {lot.lot_id} is now {lot.state.value}")
 
 
 @click.command("forfeiture-pending")
-@click.argument("lot_id", metavar="LOT", type=int)
+@click.argument("lot_id", metavar="LOT", type=LOT_ID)
 @click.option("--order", required=True, help="The complaint or notice opening forfeiture proceedings.")
 @DATE_OPTION
 @click.pass_context
@@ -157,7 +156,7 @@ def lot_pending(ctx: click.Context, lot_id: int, order: str, date_text: str | No
 
 
 @click.command("forfeit")
-@click.argument("lot_id", metavar="LOT", type=int)
+@click.argument("lot_id", metavar="LOT", type=LOT_ID)
 @click.option("--order", required=True, help="The final order of forfeiture.")
 @DATE_OPTION
 @click.pass_context
@@ -173,15 +172,16 @@ def lot_forfeit(ctx: click.Context, lot_id: int, order: str, date_text: str | No
 
 
 @click.command("allocate")
-@click.argument("lot_id", metavar="LOT", type=int)
+@click.argument("lot_id", metavar="LOT", type=LOT_ID)
 @click.option("--to", "to", required=True, metavar="reserve:CODE|restitution|sharing:PARTNER",
               help="Where the forfeited coins go.")
 @click.option("--order", required=True, help="Court order or sharing agreement reference.")
-@click.option("--percent", metavar="P", help="Sharing only: the partner's share in percent (e.g. 25 or 33.33).")
+@click.option("--percent", "percent_bp", type=PERCENT, metavar="P",
+              help="Sharing only: the partner's share in percent (e.g. 25 or 33.33).")
 @click.option("--txid", help="The transaction that moved the coins, when known.")
 @DATE_OPTION
 @click.pass_context
-def lot_allocate(ctx: click.Context, lot_id: int, to: str, order: str, percent: str | None, txid: str | None,
+def lot_allocate(ctx: click.Context, lot_id: int, to: str, order: str, percent_bp: int | None, txid: str | None,
                  date_text: str | None) -> None:
     """Allocate a forfeited LOT: to a reserve, to victims (restitution) or to a partner (sharing).
 
@@ -194,17 +194,16 @@ def lot_allocate(ctx: click.Context, lot_id: int, to: str, order: str, percent: 
       boveda lot allocate 2 --to restitution --order "Restitution order ECF 301"
       boveda lot allocate 3 --to sharing:DE --percent 25 --order "MLAT 2023-17"
     """
-    percent_bp = None if percent is None else parse_percent_bp(percent)
     with _open_book(ctx) as book:
         lot = book.allocate_lot(lot_id, to=to, order=order, percent_bp=percent_bp, txid=txid, date=date_text)
         _lot_done(lot)
         remainder = book.lots(parent_lot_id=lot_id)
     for rest in remainder:
-        click.echo(f"lot {rest.lot_id} holds the remaining {format_btc(rest.amount_sat)} BTC, still forfeited")
+        say(f"lot {rest.lot_id} holds the remaining {format_btc(rest.amount_sat)} BTC, still forfeited")
 
 
 @click.command("release")
-@click.argument("lot_id", metavar="LOT", type=int)
+@click.argument("lot_id", metavar="LOT", type=LOT_ID)
 @click.option("--order", required=True, help="The order returning the coins to the claimant.")
 @click.option("--txid", help="The transaction that returned the coins, when known.")
 @DATE_OPTION
@@ -222,40 +221,38 @@ def lot_release(ctx: click.Context, lot_id: int, order: str, txid: str | None, d
 
 @click.command("add")
 @click.option("--reserve", required=True, help="The reserve that bought.")
-@click.option("--amount", required=True, metavar="BTC", help="BTC received, e.g. 1 or 0.5.")
+@click.option("--amount", "amount_sat", required=True, type=BTC, metavar="BTC", help="BTC received, e.g. 1 or 0.5.")
 @click.option("--txid", required=True, help="The transaction that delivered the coins.")
-@click.option("--price-usd", metavar="N", help="Price paid in USD per BTC.")
+@click.option("--price-usd", "price_usd_cents", type=USD_PRICE, metavar="N", help="Price paid in USD per BTC.")
 @click.option("--exchange", default="unspecified", show_default=True, help="Where the coins were bought.")
 @DATE_OPTION
 @click.pass_context
-def purchase_add(ctx: click.Context, reserve: str, amount: str, txid: str, price_usd: str | None, exchange: str,
-                 date_text: str | None) -> None:
+def purchase_add(ctx: click.Context, reserve: str, amount_sat: int, txid: str, price_usd_cents: int | None,
+                 exchange: str, date_text: str | None) -> None:
     """Record a purchase of bitcoin for a reserve.
 
     \b
     Example:
       boveda purchase add --reserve SV --amount 1 --txid 9b1d…07 --price-usd 104250 --date 2025-03-04
     """
-    amount_sat = _amount(amount)
-    price = None if price_usd is None else parse_usd_cents(price_usd)
     with _open_book(ctx) as book:
         entry = book.add_purchase(reserve=reserve, amount_sat=amount_sat, txid=txid, exchange=exchange,
-                                  price_usd_cents=price, date=date_text)
-    click.echo(f"entry {entry.entry_id}: purchase of {format_btc(amount_sat)} BTC for reserve {reserve}")
+                                  price_usd_cents=price_usd_cents, date=date_text)
+    say(f"entry {entry.entry_id}: purchase of {format_btc(amount_sat)} BTC for reserve {reserve}")
 
 
 @click.command("add")
 @click.option("--from", "from_account", required=True, metavar="ACCOUNT", help="Account the coins leave.")
 @click.option("--to", "to_account", required=True, metavar="ACCOUNT", help="Account the coins reach.")
-@click.option("--amount", required=True, metavar="BTC", help="BTC received by --to.")
+@click.option("--amount", "amount_sat", required=True, type=BTC, metavar="BTC", help="BTC received by --to.")
 @click.option("--txid", required=True, help="The transaction that moved the coins.")
 @click.option("--reason", required=True, help="Why the coins moved.")
 @click.option("--order", help="Order or agreement (required for restitution, release and sharing).")
-@click.option("--fee", metavar="BTC", help="Miners' fee paid by --from on top of --amount.")
+@click.option("--fee", "fee_sat", type=BTC, metavar="BTC", help="Miners' fee paid by --from on top of --amount.")
 @DATE_OPTION
 @click.pass_context
-def transfer_add(ctx: click.Context, from_account: str, to_account: str, amount: str, txid: str, reason: str,
-                 order: str | None, fee: str | None, date_text: str | None) -> None:
+def transfer_add(ctx: click.Context, from_account: str, to_account: str, amount_sat: int, txid: str, reason: str,
+                 order: str | None, fee_sat: int | None, date_text: str | None) -> None:
     """Record coins moving between two accounts; the entry's kind follows from them.
 
     \b
@@ -269,13 +266,11 @@ def transfer_add(ctx: click.Context, from_account: str, to_account: str, amount:
     Example:
       boveda transfer add --from reserve:SV --to reserve:SV-COLD --amount 100 --txid 5e…a0 --reason "cold storage"
     """
-    amount_sat = _amount(amount)
-    fee_sat = None if fee is None else _amount(fee)
     with _open_book(ctx) as book:
         entry = book.add_transfer(from_account=from_account, to_account=to_account, amount_sat=amount_sat,
                                   txid=txid, reason=reason, order=order, fee_sat=fee_sat, date=date_text)
-    click.echo(f"entry {entry.entry_id}: {entry.kind.value} of {format_btc(amount_sat)} BTC "
-               f"from {from_account} to {to_account}")
+    say(f"entry {entry.entry_id}: {entry.kind.value} of {format_btc(amount_sat)} BTC "
+        f"from {from_account} to {to_account}")
 
 
 @click.command("lots")
@@ -322,10 +317,10 @@ def journal_command(ctx: click.Context, as_json: bool) -> None:
         header = ("ID", "DATE", "KIND", "BTC", "FROM", "TO", "TXID", "AUTHORITY")
         click.echo("  ".join(header))
         for e in book.iter_journal():
-            givers = ",".join(p.account for p in e.postings if p.amount_sat < 0)
-            takers = ",".join(p.account for p in e.postings if p.amount_sat > 0)
-            click.echo(f"{e.entry_id}  {e.effective_date.isoformat()}  {e.kind.value}  {format_btc(e.amount_sat)}  "
-                       f"{givers}  {takers}  {_short(e.txids[0] if e.txids else None)}  {e.authority_ref or '-'}")
+            givers = ",".join(str(p.account) for p in e.postings if p.amount_sat < 0)
+            takers = ",".join(str(p.account) for p in e.postings if p.amount_sat > 0)
+            say(f"{e.entry_id}  {e.effective_date.isoformat()}  {e.kind.value}  {format_btc(e.amount_sat)}  "
+                f"{givers}  {takers}  {_short(e.txids[0] if e.txids else None)}  {e.authority_ref or '-'}")
 
 
 @click.command("balances")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from boveda.cli.params import SafePath
 from boveda.cli.render import BarProgress, btc, console
 from boveda.demo import run_demo
 
@@ -17,13 +18,13 @@ from boveda.demo import run_demo
 @click.option(
     "--dir",
     "folder",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=SafePath(path_type=Path, file_okay=False),
     help="A new or empty folder to build into (default: ./boveda-demo-<timestamp>).",
 )
 @click.option(
     "--scenario",
     "scenario_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=SafePath(path_type=Path, dir_okay=False),
     help="A scenario TOML file (default: the shipped src/boveda/scenarios/article.toml).",
 )
 def demo(folder: Path | None, scenario_path: Path | None) -> None:

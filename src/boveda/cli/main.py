@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
 
 from boveda import __version__
 from boveda.cli.common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED  # noqa: F401  (re-exported for callers)
 from boveda.errors import BovedaError
+from boveda.text import one_line
 
 
 class BovedaGroup(click.Group):
@@ -18,7 +20,7 @@ class BovedaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BovedaError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -46,33 +48,48 @@ def _register_commands() -> None:
         audit_commands,
         book_commands,
         chain_commands,
+        follow_commands,
         proof_commands,
         reconcile_commands,
         wallet_commands,
+        web_commands,
     )
 
-    for module in (chain_commands, book_commands, audit_commands, wallet_commands, reconcile_commands, proof_commands):
+    for module in (chain_commands, book_commands, audit_commands, wallet_commands, reconcile_commands, proof_commands,
+                   follow_commands, web_commands):
         module.register(cli)
 
 
 _register_commands()
 
 
-def main() -> None:
-    """The console script: every refusal is one line on stderr; usage errors exit 2 like bad input."""
+def run(argv: Sequence[str] | None = None) -> int:
+    """`boveda ARGV` (default: the process's arguments); returns the exit code. Every refusal is one
+    line on stderr, usage errors exit 2 like bad input. Tests call this in-process."""
     try:
-        code = cli.main(prog_name="boveda", standalone_mode=False)
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="boveda", standalone_mode=False)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "boveda"
-        click.echo(f"error: {exc.format_message()} (see {where} --help)", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        click.echo(f"error: {one_line(exc.format_message())} (see {where} --help)", err=True)
+        return EXIT_BAD_INPUT
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+        click.echo(f"error: {one_line(exc.format_message())}", err=True)
+        return exc.exit_code
     except click.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_INPUT)
+    except OSError as exc:  # a file or folder the system refused (read-only, full, gone) past every check
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot use{one_line(where)}: {exc.strerror or type(exc).__name__}", err=True)
+        return EXIT_BAD_INPUT
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    """The console script."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ def btc(amount_sat: int) -> str:
 
 
 class BarProgress(DemoProgress):
-    """Draws one bar per stage on stderr (so stdout stays clean for --json)."""
+    """Draws one bar per stage on stderr (so stdout stays clean for --json).
+
+    The bars start with the first stage: a command refused before any work prints its one line of
+    error on stderr and nothing else.
+    """
 
     def __init__(self) -> None:
         self._bars = Progress(
@@ -29,19 +33,24 @@ class BarProgress(DemoProgress):
             transient=False,
         )
         self._task = None
+        self._started = False
 
     def __enter__(self) -> BarProgress:
-        self._bars.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._bars.stop()
+        if self._started:
+            self._bars.stop()
 
     def stage(self, name: str, total: int | None = None) -> None:
+        if not self._started:
+            self._bars.start()
+            self._started = True
         if self._task is not None:
             task = self._bars.tasks[-1]
             self._bars.update(self._task, completed=task.total or task.completed)
         self._task = self._bars.add_task(name, total=total)
 
     def advance(self, done: int) -> None:
-        self._bars.update(self._task, completed=done)
+        if self._task is not None:
+            self._bars.update(self._task, completed=done)

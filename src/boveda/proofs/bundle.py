@@ -10,15 +10,29 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from boveda import strict_json
 from boveda.bitcoin.network import Network
+from boveda.book.checks import MAX_HEIGHT, MAX_ID, TEXT_MAX_CHARS, check_code, check_wallet_name, parse_date
+from boveda.book.errors import BookError
+from boveda.money import MAX_MONEY_SAT
+from boveda.outfiles import write_text
 from boveda.proofs.challenge import ProofError, check_challenge, liabilities_digest, proof_message
+from boveda.text import unsafe_character
 
 BUNDLE_VERSION = 1
 PROOF_FORMATS = ("simple", "full")
 LIABILITY_KINDS = ("restitution", "sharing", "release")
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 8  # top > addresses > address > utxos > utxo is 5 deep
+MAX_SCRIPT_BYTES = 10_000
+MAX_VOUT = 0xFFFFFFFF
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_HEX = re.compile(r"(?:[0-9a-f]{2})+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_HEX = re.compile(rf"(?:[0-9a-f]{{2}}){{1,{MAX_SCRIPT_BYTES}}}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ADDRESS = re.compile(rf"[A-Za-z0-9]{{1,90}}|script:(?:[0-9a-f]{{2}}){{1,{MAX_SCRIPT_BYTES}}}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{1,200000}={0,2}")
+_PROOF_FORMAT = re.compile("|".join(PROOF_FORMATS))
+_CREDITOR = re.compile(r"external:victims|external:claimant|partner:[A-Z0-9][A-Z0-9_-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,26 +147,35 @@ class ProofBundle:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_bundle(bundle: ProofBundle, path: Path) -> None:
-    try:
-        Path(path).write_text(bundle.dumps(), encoding="utf-8")
-    except OSError as exc:
-        raise ProofError(f"cannot write the bundle to {path}: {exc.strerror}") from None
+def write_bundle(bundle: ProofBundle, path: Path, *, force: bool = False) -> None:
+    """Writes the bundle to a new file (an existing one only with `force`); never half-written."""
+    write_text(path, bundle.dumps(), force=force)
 
 
 def load_bundle(path: Path | str) -> ProofBundle:
     """Reads and strictly parses a bundle file; ProofError names what is wrong."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BUNDLE_BYTES + 1)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ProofError(f"no bundle file at {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProofError(f"cannot read the bundle {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ProofError(f"cannot read the bundle {path}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}"
+                         ) from None
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise ProofError(f"{path} is over {MAX_BUNDLE_BYTES // (1024 * 1024)} MiB: not a bundle this reader accepts")
+    return parse_bundle_text(text, where=str(path))
+
+
+def parse_bundle_text(text: str, *, where: str = "the bundle") -> ProofBundle:
+    """A bundle from its JSON text, read strictly (docs/proof-bundle.md): a key twice in one object, a
+    float, an integer of more than 20 digits or nesting deeper than a bundle's is refused."""
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProofError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        document = strict_json.loads(text, max_depth=MAX_DEPTH)
+    except strict_json.StrictJSONError as exc:
+        raise ProofError(f"{where} is not JSON this reader accepts: {exc}") from None
     return parse_bundle(document)
 
 
@@ -176,25 +199,51 @@ def _join(where: str, name: str) -> str:
     return name if where == "(top)" else f"{where}.{name}"
 
 
-def _int(value: Any, field: str, *, minimum: int | None = 0) -> int:
+def _int(value: Any, field: str, *, minimum: int = 0, maximum: int = MAX_MONEY_SAT) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ProofError(f"bundle field {field} must be an integer, not {json.dumps(value)[:40]}")
-    if minimum is not None and value < minimum:
+        raise ProofError(f"bundle field {field} must be an integer, not {_quoted(value)}")
+    if value < minimum:
         raise ProofError(f"bundle field {field} must be at least {minimum}, not {value}")
+    if value > maximum:
+        raise ProofError(f"bundle field {field} must be at most {maximum}, not {_quoted(value)}")
     return value
 
 
-_FORMS = {id(_HEX64): "64 lowercase hex digits", id(_HEX): "lowercase hex", id(_DATE): "a date YYYY-MM-DD"}
+def _quoted(value: Any) -> str:
+    """A refused value in a message: JSON with every non-ASCII character escaped, cut short."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+_FORMS = {id(_HEX64): "64 lowercase hex digits", id(_HEX): f"lowercase hex of at most {MAX_SCRIPT_BYTES} bytes",
+          id(_DATE): "a date YYYY-MM-DD", id(_ADDRESS): "an address (letters and digits) or script:HEX",
+          id(_BASE64): "base64", id(_PROOF_FORMAT): f"one of {', '.join(PROOF_FORMATS)}",
+          id(_CREDITOR): "external:victims, external:claimant or partner:CODE"}
 
 
 def _str(value: Any, field: str, *, pattern: re.Pattern | None = None, nullable: bool = False) -> str | None:
+    """A string field; without a pattern, printable text of at most 500 characters (one line)."""
     if value is None and nullable:
         return None
-    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
-        form = "a string" if pattern is None else _FORMS[id(pattern)]
-        raise ProofError(f"bundle field {field} must be {form}{' or null' if nullable else ''}, "
-                         f"not {json.dumps(value)[:40]}")
+    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)) or (
+            pattern is None and (len(value) > TEXT_MAX_CHARS or unsafe_character(value) is not None)):
+        form = ("one line of printable text of at most 500 characters" if pattern is None
+                else _FORMS[id(pattern)])
+        raise ProofError(f"bundle field {field} must be {form}{' or null' if nullable else ''}, not {_quoted(value)}")
     return value
+
+
+def _checked(value: Any, field: str, check: Callable[[str], Any], form: str, *, nullable: bool = False) -> Any:
+    """A string field the book's own check accepts (a reserve code, a wallet name, a date)."""
+    if value is None and nullable:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise BookError("not a string")
+        return check(value)
+    except BookError:
+        raise ProofError(f"bundle field {field} must be {form}{' or null' if nullable else ''}, "
+                         f"not {_quoted(value)}") from None
 
 
 def _list(value: Any, field: str, parse: Callable[[Any, str], Any]) -> tuple:
@@ -205,43 +254,47 @@ def _list(value: Any, field: str, parse: Callable[[Any, str], Any]) -> tuple:
 
 def _utxo(document: Any, where: str) -> ProvenUtxo:
     d = _fields(document, where, ("txid", "vout", "value_sat", "height"))
-    return ProvenUtxo(_str(d["txid"], f"{where}.txid", pattern=_HEX64), _int(d["vout"], f"{where}.vout"),
-                      _int(d["value_sat"], f"{where}.value_sat"), _int(d["height"], f"{where}.height"))
+    return ProvenUtxo(_str(d["txid"], f"{where}.txid", pattern=_HEX64),
+                      _int(d["vout"], f"{where}.vout", maximum=MAX_VOUT), _int(d["value_sat"], f"{where}.value_sat"),
+                      _int(d["height"], f"{where}.height", maximum=MAX_HEIGHT))
 
 
 def _address(document: Any, where: str) -> AddressProof:
     d = _fields(document, where, ("address", "script_pubkey", "wallet", "balance_sat", "utxos", "proof",
                                   "proof_format"))
-    proof = _str(d["proof"], f"{where}.proof", nullable=True)
-    proof_format = _str(d["proof_format"], f"{where}.proof_format", nullable=True)
-    if proof_format not in (*PROOF_FORMATS, None) or (proof is None) != (proof_format is None):
+    proof = _str(d["proof"], f"{where}.proof", pattern=_BASE64, nullable=True)
+    proof_format = _str(d["proof_format"], f"{where}.proof_format", pattern=_PROOF_FORMAT, nullable=True)
+    if (proof is None) != (proof_format is None):
         raise ProofError(f"bundle field {where}.proof_format must be one of {', '.join(PROOF_FORMATS)} "
                          "(null only when proof is null)")
     return AddressProof(
-        _str(d["address"], f"{where}.address"),
-        bytes.fromhex(_str(d["script_pubkey"], f"{where}.script_pubkey", pattern=_HEX)),
-        _str(d["wallet"], f"{where}.wallet", nullable=True),
-        _int(d["balance_sat"], f"{where}.balance_sat"),
-        _list(d["utxos"], f"{where}.utxos", _utxo),
-        proof,
-        proof_format,
+        address=_str(d["address"], f"{where}.address", pattern=_ADDRESS),
+        script_pubkey=bytes.fromhex(_str(d["script_pubkey"], f"{where}.script_pubkey", pattern=_HEX)),
+        wallet=_checked(d["wallet"], f"{where}.wallet", check_wallet_name, "a wallet name (letters, digits, '.', "
+                        "'_', '-')", nullable=True),
+        balance_sat=_int(d["balance_sat"], f"{where}.balance_sat"),
+        utxos=_list(d["utxos"], f"{where}.utxos", _utxo),
+        proof=proof,
+        proof_format=proof_format,
     )
 
 
 def _liability(document: Any, where: str) -> Liability:
     d = _fields(document, where, ("kind", "creditor", "amount_sat", "entry_id", "effective_date", "authority_ref",
                                   "txids"))
-    kind = _str(d["kind"], f"{where}.kind")
+    kind = d["kind"]
     if kind not in LIABILITY_KINDS:
-        raise ProofError(f"bundle field {where}.kind must be one of {', '.join(LIABILITY_KINDS)}, not {kind!r}")
+        raise ProofError(f"bundle field {where}.kind must be one of {', '.join(LIABILITY_KINDS)}, not {_quoted(kind)}")
+    effective_date = _str(d["effective_date"], f"{where}.effective_date", pattern=_DATE)
+    _checked(effective_date, f"{where}.effective_date", parse_date, "a date YYYY-MM-DD")
     return Liability(
-        kind,
-        _str(d["creditor"], f"{where}.creditor"),
-        _int(d["amount_sat"], f"{where}.amount_sat"),
-        _int(d["entry_id"], f"{where}.entry_id"),
-        _str(d["effective_date"], f"{where}.effective_date", pattern=_DATE),
-        _str(d["authority_ref"], f"{where}.authority_ref", nullable=True),
-        _list(d["txids"], f"{where}.txids", lambda v, f: _str(v, f, pattern=_HEX64)),
+        kind=kind,
+        creditor=_str(d["creditor"], f"{where}.creditor", pattern=_CREDITOR),
+        amount_sat=_int(d["amount_sat"], f"{where}.amount_sat"),
+        entry_id=_int(d["entry_id"], f"{where}.entry_id", minimum=1, maximum=MAX_ID),
+        effective_date=effective_date,
+        authority_ref=_str(d["authority_ref"], f"{where}.authority_ref", nullable=True),
+        txids=_list(d["txids"], f"{where}.txids", lambda v, f: _str(v, f, pattern=_HEX64)),
     )
 
 
@@ -258,34 +311,37 @@ def parse_bundle(document: Any) -> ProofBundle:
         raise ProofError("a proof bundle is a JSON object")
     if "version" not in document:
         raise ProofError("bundle field version is missing")
-    version = _int(document["version"], "version")
+    version = _int(document["version"], "version", maximum=MAX_ID)
     if version != BUNDLE_VERSION:
         raise ProofError(f"bundle version {version} is not known to this Bóveda (it reads version {BUNDLE_VERSION})")
     d = _fields(document, "(top)", _TOP)
-    network_name = _str(d["network"], "network")
+    network_name = d["network"]
     try:
         network = Network(network_name)
     except ValueError:
         raise ProofError(f"bundle field network must be one of {', '.join(n.value for n in Network)}, "
-                         f"not {network_name!r}") from None
-    challenge = _str(d["challenge"], "challenge")
+                         f"not {_quoted(network_name)}") from None
+    challenge = d["challenge"]
     try:
         check_challenge(challenge)
     except ProofError as exc:
         raise ProofError(f"bundle field challenge: {exc}") from None
+    message = d["message"]
+    if not isinstance(message, str) or len(message) > 2_000 or unsafe_character(message.replace("\n", "")):
+        raise ProofError("bundle field message must be the text of the signed message: lines of printable text")
     totals = _fields(d["totals"], "totals", ("assets_sat", "liabilities_sat", "net_sat"))
     return ProofBundle(
-        reserve=_str(d["reserve"], "reserve"),
+        reserve=_checked(d["reserve"], "reserve", check_code, "a reserve code (1-32 capital letters, digits, '-', '_')"),
         network=network,
-        height=_int(d["height"], "height"),
+        height=_int(d["height"], "height", maximum=MAX_HEIGHT),
         block_hash_hex=_str(d["block_hash"], "block_hash", pattern=_HEX64),
         challenge=challenge,
-        scan_from_height=_int(d["scan_from_height"], "scan_from_height"),
+        scan_from_height=_int(d["scan_from_height"], "scan_from_height", maximum=MAX_HEIGHT),
         addresses=_list(d["addresses"], "addresses", _address),
         liabilities=_list(d["liabilities"], "liabilities", _liability),
         assets_sat=_int(totals["assets_sat"], "totals.assets_sat"),
         liabilities_sat=_int(totals["liabilities_sat"], "totals.liabilities_sat"),
-        net_sat=_int(totals["net_sat"], "totals.net_sat", minimum=None),
-        message=_str(d["message"], "message"),
+        net_sat=_int(totals["net_sat"], "totals.net_sat", minimum=-MAX_MONEY_SAT),
+        message=message,
         version=version,
     )

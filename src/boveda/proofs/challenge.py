@@ -26,10 +26,10 @@ from typing import Any
 
 from boveda.bitcoin.network import Network
 from boveda.errors import BovedaError
+from boveda.text import unsafe_character
 
 MESSAGE_TITLE = "Bóveda proof of reserves v1"
 CHALLENGE_MAX_CHARS = 256
-_CHALLENGE_RE = re.compile(r"[^\x00-\x1f\x7f]+")  # one line of printable text
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -43,10 +43,12 @@ def new_nonce() -> str:
 
 
 def check_challenge(text: str) -> str:
-    """The challenge as given, or ProofError: one line of 1..256 printable characters."""
-    if not isinstance(text, str) or not _CHALLENGE_RE.fullmatch(text) or len(text) > CHALLENGE_MAX_CHARS:
+    """The challenge as given, or ProofError: one line of 1..256 printable characters (no control, line-separator
+    or bidi character: it is signed into every proof and printed by every verifier)."""
+    if not isinstance(text, str) or not text or len(text) > CHALLENGE_MAX_CHARS or unsafe_character(text):
         raise ProofError(
-            f"challenge must be one line of 1 to {CHALLENGE_MAX_CHARS} printable characters (no newline or tab)"
+            f"challenge must be one line of 1 to {CHALLENGE_MAX_CHARS} printable characters (no newline, tab, "
+            "control or bidi character)"
         )
     return text
 

@@ -6,9 +6,8 @@ Nothing here reads a private key from the book: signers bring their own.
 
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,7 +59,7 @@ _OBLIGATIONS = {
 
 
 def reserve_wallets(book: Book, reserve: str) -> tuple[ReserveWallet, ...]:
-    owner = str(Account.reserve(reserve))
+    owner = Account.reserve(reserve)
     return tuple(ReserveWallet(w.name, w.descriptor, w.birth_height or 0)
                  for w in sorted(book.wallets(), key=lambda w: w.name) if w.owner == owner)
 
@@ -83,31 +82,64 @@ def funded_addresses(conn: Connection, wallet_names: Sequence[str], height: int)
     return tuple(funded)
 
 
-def reserve_liabilities(journal: Sequence[Entry], reserve: str, *, as_of: datetime.date,
-                        settled_txids: set[str]) -> tuple[Liability, ...]:
+def reserve_liabilities(journal: Sequence[Entry], reserve: str, *, payments: Mapping[str, int]
+                        ) -> tuple[Liability, ...]:
     """What the reserve owes at a block, as its journal records it (docs/proof-bundle.md, "Liabilities").
 
-    An entry is a liability when it takes coins from `reserve:CODE` for victims (restitution), a
-    partner government (sharing) or a claimant (release), is dated on or before `as_of` (the block's
-    UTC day), and none of the txids it cites is a transaction that spent the reserve's coins at or
-    below the block (`settled_txids`): the book says the coins are owed, the chain says they have
-    not been paid. The amount is what the entry gives the creditor, fees excluded.
+    Every entry that takes coins from `reserve:CODE` for victims (restitution), a partner government
+    (sharing) or a claimant (release) is an obligation, whatever its date. It is paid — and so no
+    longer a liability — only when a txid it cites is in `payments` (the reserve's own payments out,
+    confirmed at or below the block: txid -> satoshis that left the reserve to scripts no book
+    tracks) and that payment still holds the obligation's amount once the obligations citing it
+    before it (by entry id) are paid from it. Anything else is owed: an entry citing no txid, a txid
+    not confirmed by the block, an internal move, a transaction that also spent others' coins, or
+    one that paid out less. The amount is what the entry gives the creditor, fees excluded.
     """
-    holding = str(Account.reserve(reserve))
+    holding = Account.reserve(reserve)
+    left = dict(payments)  # what each payment still holds for the obligations citing it
     owed = []
-    for entry in journal:
+    for entry in sorted(journal, key=lambda e: e.entry_id):
         creditor_kind = _OBLIGATIONS.get(entry.kind)
-        if creditor_kind is None or entry.effective_date > as_of:
+        if creditor_kind is None or not any(p.account == holding and p.amount_sat < 0 for p in entry.postings):
             continue
-        if not any(p.account == holding and p.amount_sat < 0 for p in entry.postings):
-            continue
-        if any(txid in settled_txids for txid in entry.txids):
+        amount_sat = sum(p.amount_sat for p in entry.postings if p.amount_sat > 0 and p.account.kind is creditor_kind)
+        paid_by = next((t for t in entry.txids if left.get(t, 0) >= amount_sat > 0), None)
+        if paid_by is not None:
+            left[paid_by] -= amount_sat
             continue
         for posting in entry.postings:
-            if posting.amount_sat > 0 and Account.parse(posting.account).kind is creditor_kind:
-                owed.append(Liability(entry.kind.value, posting.account, posting.amount_sat, entry.entry_id,
-                                      entry.effective_date.isoformat(), entry.authority_ref, tuple(entry.txids)))
+            if posting.amount_sat > 0 and posting.account.kind is creditor_kind:
+                owed.append(Liability(
+                    kind=entry.kind.value, creditor=str(posting.account), amount_sat=posting.amount_sat,
+                    entry_id=entry.entry_id, effective_date=entry.effective_date.isoformat(),
+                    authority_ref=entry.authority_ref, txids=tuple(entry.txids),
+                ))
     return tuple(owed)
+
+
+def reserve_payments(conn: Connection, wallet_names: Sequence[str], height: int) -> dict[str, int]:
+    """The reserve's payments out at or below `height`: txid (display hex) -> satoshis paid to scripts no book tracks.
+
+    Only a transaction every input of which is a coin of the reserve's wallets counts (the chain
+    facts count each transaction's inputs): what it paid out is its output total less what any
+    tracked wallet received from it; the fee, inputs less outputs, is not part of it.
+    """
+    names = set(wallet_names)
+    spent_count: dict[bytes, int] = defaultdict(int)
+    tracked_out_sat: dict[bytes, int] = defaultdict(int)
+    for coin in facts.coins_to(conn, height):
+        tracked_out_sat[coin.txid] += coin.value_sat
+        if coin.wallet in names and coin.spent_txid is not None and coin.spent_height is not None \
+                and coin.spent_height <= height:
+            spent_count[coin.spent_txid] += 1
+    payments = {}
+    for tx in facts.tx_facts_to(conn, height):
+        count = spent_count.get(tx.txid, 0)
+        if count and count == tx.input_count:
+            paid_out_sat = tx.output_total_sat - tracked_out_sat.get(tx.txid, 0)
+            if paid_out_sat > 0:
+                payments[tx.txid[::-1].hex()] = paid_out_sat
+    return payments
 
 
 def _synced_block(conn: Connection, wallets: Sequence[ReserveWallet], reserve: str, height: int | None
@@ -139,11 +171,10 @@ def prepare_bundle(book: Book, reserve: str, *, height: int | None = None, chall
     with book.store.read() as conn:
         if not wallets:
             raise ProofError(f"reserve {reserve} has no wallets: boveda wallet add NAME --reserve {reserve} ...")
-        height, block_hash, block_time = _synced_block(conn, wallets, reserve, height)
+        height, block_hash, _block_time = _synced_block(conn, wallets, reserve, height)
         funded = funded_addresses(conn, [w.name for w in wallets], height)
-        settled = {t[::-1].hex() for t in facts.spent_txids(conn, [w.name for w in wallets], height)}
-    as_of = datetime.datetime.fromtimestamp(block_time, datetime.UTC).date()
-    liabilities = reserve_liabilities(book.journal(), reserve, as_of=as_of, settled_txids=settled)
+        payments = reserve_payments(conn, [w.name for w in wallets], height)
+    liabilities = reserve_liabilities(book.journal(), reserve, payments=payments)
     return build_bundle(reserve, network, height, block_hash[::-1].hex(), challenge,
                         scan_from_height=min([w.birth_height for w in wallets] + [u.height for f in funded
                                                                                    for u in f.utxos]),
@@ -154,14 +185,17 @@ def build_bundle(reserve: str, network: Network, height: int, block_hash_hex: st
                  scan_from_height: int, funded: Sequence[FundedAddress], liabilities: Sequence[Liability]
                  ) -> ProofBundle:
     addresses = tuple(
-        AddressProof(address_of(f.script_pubkey, network), f.script_pubkey, f.wallet, f.balance_sat, f.utxos,
-                     None, None)
+        AddressProof(address=address_of(f.script_pubkey, network), script_pubkey=f.script_pubkey, wallet=f.wallet,
+                     balance_sat=f.balance_sat, utxos=f.utxos, proof=None, proof_format=None)
         for f in funded
     )
     assets_sat = sum(a.balance_sat for a in addresses)
     liabilities_sat = sum(x.amount_sat for x in liabilities)
-    bundle = ProofBundle(reserve, network, height, block_hash_hex, challenge, min(scan_from_height, height),
-                         addresses, tuple(liabilities), assets_sat, liabilities_sat, assets_sat - liabilities_sat)
+    bundle = ProofBundle(
+        reserve=reserve, network=network, height=height, block_hash_hex=block_hash_hex, challenge=challenge,
+        scan_from_height=min(scan_from_height, height), addresses=addresses, liabilities=tuple(liabilities),
+        assets_sat=assets_sat, liabilities_sat=liabilities_sat, net_sat=assets_sat - liabilities_sat,
+    )
     return ProofBundle(**{**_fields(bundle), "message": bundle.expected_message})
 
 

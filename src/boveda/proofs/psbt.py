@@ -26,11 +26,12 @@ from boveda.bitcoin import bip322, script
 from boveda.bitcoin.hashes import hash160
 from boveda.bitcoin.tx import Transaction
 from boveda.book import Book
+from boveda.outfiles import check_target, write_text
 from boveda.proofs.bundle import ProofBundle
 from boveda.proofs.challenge import ProofError
 from boveda.proofs.prove import reserve_wallets
-from boveda.wallets.descriptors import Branch, ScriptForm, WalletDescriptor, parse_descriptor
 from boveda.wallets import facts_store as facts
+from boveda.wallets.descriptors import Branch, ScriptForm, WalletDescriptor, parse_descriptor
 
 PSBT_SUFFIX = ".psbt"
 _TAP_KEY_SIG = b"\x13"  # PSBT_IN_TAP_KEY_SIG, which embit 0.8.0 leaves among the unknown fields
@@ -113,7 +114,7 @@ def _file_name(position: int, address: str) -> str:
     return f"{position:04d}-{safe}{PSBT_SUFFIX}"
 
 
-def write_psbts(book: Book, bundle: ProofBundle, folder: Path) -> tuple[Path, ...]:
+def write_psbts(book: Book, bundle: ProofBundle, folder: Path, *, force: bool = False) -> tuple[Path, ...]:
     """One to_sign PSBT per address of the (unsigned) bundle, base64 text in `folder`."""
     descriptors = {w.name: parse_descriptor(w.descriptor, bundle.network)
                    for w in reserve_wallets(book, bundle.reserve)}
@@ -125,15 +126,15 @@ def write_psbts(book: Book, bundle: ProofBundle, folder: Path) -> tuple[Path, ..
     except OSError as exc:
         raise ProofError(f"cannot create {folder}: {exc.strerror}") from None
     message = bundle.expected_message
-    written = []
-    for position, address in enumerate(bundle.addresses):
+    paths = [folder / _file_name(position, address.address) for position, address in enumerate(bundle.addresses)]
+    for path in paths:  # all checked before any is written: a PSBT already there may hold signatures
+        check_target(path, force=force)
+    for path, address in zip(paths, bundle.addresses):
         descriptor = descriptors.get(address.wallet or "")
         branch, index = locations.get(address.script_pubkey, (0, 0))
         psbt = to_sign_psbt(address.script_pubkey, message, descriptor, branch, index)
-        path = folder / _file_name(position, address.address)
-        path.write_text(psbt.to_base64() + "\n", encoding="ascii")
-        written.append(path)
-    return tuple(written)
+        write_text(path, psbt.to_base64() + "\n", force=force)
+    return tuple(paths)
 
 
 def read_psbt(path: Path) -> ToSignPSBT:

@@ -14,12 +14,12 @@ from boveda.bitcoin import bip322
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.tx import TxOut
 from boveda.book import Book
-from boveda.chain.regtest.wallets import Branch, SoftwareWallet, seed_from_label
+from boveda.keys.software_wallet import Branch, SoftwareWallet, seed_from_label
 from boveda.proofs.challenge import ProofError
 from boveda.proofs.prove import ReserveWallet, reserve_wallets
+from boveda.wallets import facts_store as facts
 from boveda.wallets.descriptors import DescriptorError, ScriptForm, parse_descriptor
 from boveda.wallets.sync import stored_network
-from boveda.wallets import facts_store as facts
 
 
 def software_wallet(seed_label: str, wallet: ReserveWallet, network: Network) -> SoftwareWallet | None:

@@ -9,15 +9,15 @@ fields, never against the message string the bundle carries.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from boveda.bitcoin import bip322
 from boveda.bitcoin.network import Network
 from boveda.chain.blockfiles import BlockFileSource
-from boveda.chain.kernel import KernelSource
 from boveda.chain.scanner import Credit, Scanner
+from boveda.chain.source import ChainSource
 from boveda.proofs.bundle import ProofBundle, ProvenUtxo
 from boveda.proofs.challenge import ProofError
 from boveda.wallets.report import address_of
@@ -40,16 +40,21 @@ class AddressCheck:
     wallet: str | None
     claimed_sat: int
     chain_sat: int | None
-    proof_verdict: str  # valid | invalid | inconclusive | missing
+    proof_verdict: bip322.Verdict | None  # None: the address carries no proof
     failures: tuple[str, ...]
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def proof_label(self) -> str:
+        """``valid``, ``invalid``, ``inconclusive`` or ``missing``, as reports print it."""
+        return "missing" if self.proof_verdict is None else self.proof_verdict.value
+
     def to_json(self) -> dict:
         return {"address": self.address, "wallet": self.wallet, "balance_sat": self.claimed_sat,
-                "chain_balance_sat": self.chain_sat, "proof": self.proof_verdict, "ok": self.ok,
+                "chain_balance_sat": self.chain_sat, "proof": self.proof_label, "ok": self.ok,
                 "failures": list(self.failures)}
 
 
@@ -73,11 +78,17 @@ class VerificationReport:
 
     @property
     def verdict(self) -> str:
+        """What the bundle proves, in one line: control of *at least* these coins at that block (a reserve may
+        hold more than it proves; it proves nothing of keys it did not sign with)."""
         if self.ok:
-            return (f"VERIFIED: reserve {self.reserve} controlled {self.chain_assets_sat} sat at height {self.height} "
-                    f"in {len(self.addresses)} addresses; liabilities {self.liabilities_sat} sat; "
+            return (f"VERIFIED: reserve {self.reserve} controlled at least {self.chain_assets_sat} sat at height "
+                    f"{self.height} in {len(self.addresses)} addresses; liabilities {self.liabilities_sat} sat; "
                     f"net {self.net_sat} sat")
         return f"FAILED: {len(self.failures)} check(s) failed for reserve {self.reserve} at height {self.height}"
+
+    def with_failures(self, more: tuple[str, ...]) -> VerificationReport:
+        """The report with further failures (found beyond this bundle, such as a coin another bundle claims)."""
+        return replace(self, failures=self.failures + more) if more else self
 
     def to_json(self) -> dict:
         return {
@@ -93,7 +104,7 @@ class VerificationReport:
 # -- stage 1: the chain ----------------------------------------------------------------------
 
 
-def read_chain(bundle: ProofBundle, kernel: KernelSource, files: BlockFileSource,
+def read_chain(bundle: ProofBundle, kernel: ChainSource, files: ChainSource,
                on_block: Callable[[int], None] | None = None) -> ChainFacts:
     """The active chain's block at the bundle's height, and the coins its scripts held after it.
 
@@ -125,9 +136,15 @@ def _utxo(credit: Credit) -> ProvenUtxo:
 # -- stage 2: the comparison ------------------------------------------------------------------
 
 
-def check(bundle: ProofBundle, facts: ChainFacts) -> VerificationReport:
-    """Every check of docs/proof-bundle.md ("What verify checks"), as named failures."""
+def check(bundle: ProofBundle, facts: ChainFacts, *, expect_total_sat: int | None = None) -> VerificationReport:
+    """Every check of docs/proof-bundle.md ("What verify checks"), as named failures.
+
+    ``expect_total_sat`` is a figure published elsewhere (the reserve's announced holdings): the bundle
+    fails unless it proves control of at least that many satoshis.
+    """
     failures: list[str] = []
+    if not bundle.addresses:
+        failures.append("the bundle lists no address: it proves control of no coin")
     if facts.block_hash_hex is None:
         failures.append(f"block height {bundle.height} is above the chain's tip ({facts.tip_height})")
     elif facts.block_hash_hex != bundle.block_hash_hex:
@@ -155,9 +172,15 @@ def check(bundle: ProofBundle, facts: ChainFacts) -> VerificationReport:
     if bundle.net_sat != bundle.assets_sat - bundle.liabilities_sat:
         failures.append(f"totals.net_sat is {bundle.net_sat}, not assets − liabilities = "
                         f"{bundle.assets_sat - bundle.liabilities_sat}")
-    return VerificationReport(bundle.reserve, bundle.network, bundle.height, bundle.block_hash_hex, bundle.challenge,
-                              tuple(checks), bundle.assets_sat, chain_assets, bundle.liabilities_sat, bundle.net_sat,
-                              tuple(failures))
+    if expect_total_sat is not None and chain_assets < expect_total_sat:
+        failures.append(f"the published total is {expect_total_sat} sat, but the bundle proves control of "
+                        f"{chain_assets} sat on chain: {expect_total_sat - chain_assets} sat are not proved")
+    return VerificationReport(
+        reserve=bundle.reserve, network=bundle.network, height=bundle.height, block_hash_hex=bundle.block_hash_hex,
+        challenge=bundle.challenge, addresses=tuple(checks), assets_sat=bundle.assets_sat,
+        chain_assets_sat=chain_assets, liabilities_sat=bundle.liabilities_sat, net_sat=bundle.net_sat,
+        failures=tuple(failures),
+    )
 
 
 def _check_address(bundle: ProofBundle, address, message: str, facts: ChainFacts, duplicate: bool) -> AddressCheck:
@@ -181,28 +204,55 @@ def _check_address(bundle: ProofBundle, address, message: str, facts: ChainFacts
                             f"an unspent output of this script at height {bundle.height}")
         for utxo in sorted(on_chain - set(address.utxos), key=lambda u: (u.height, u.txid_hex, u.vout)):
             failures.append(f"coin {utxo.txid_hex}:{utxo.vout} ({utxo.value_sat} sat) is on chain but not listed")
+    verdict: bip322.Verdict | None = None
     if address.proof is None:
-        verdict = "missing"
         failures.append("has no proof (an unsigned bundle: boveda prove finalize)")
     else:
         result = bip322.verify(address.script_pubkey, message, address.proof)
-        verdict = result.verdict.value
+        verdict = result.verdict
         if not result.is_valid:
-            failures.append(f"proof is {verdict} ({result.reason.value}: {result.detail})")
+            failures.append(f"proof is {verdict.value} ({result.reason.value}: {result.detail})")
         elif address.proof_format != result.proof_format.value:
             failures.append(f"proof_format says {address.proof_format}, the proof is {result.proof_format.value}")
-    return AddressCheck(address.address, address.wallet, address.balance_sat, chain_sat, verdict, tuple(failures))
+    return AddressCheck(address=address.address, wallet=address.wallet, claimed_sat=address.balance_sat,
+                        chain_sat=chain_sat, proof_verdict=verdict, failures=tuple(failures))
+
+
+# -- several bundles together --------------------------------------------------------------------
+
+
+def coins_claimed_twice(bundles: Sequence[tuple[str, ProofBundle]]) -> dict[int, tuple[str, ...]]:
+    """Per bundle (by position), a failure for each of its coins that a bundle of *another* reserve also
+    lists: one coin cannot back two reserves. ``bundles`` are (name shown, bundle) pairs; bundles of one
+    reserve (two heights, say) may list the same coin."""
+    claims: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for position, (_, bundle) in enumerate(bundles):
+        for coin in sorted({(u.txid_hex, u.vout) for a in bundle.addresses for u in a.utxos}):
+            claims[coin].append(position)
+    found: dict[int, list[str]] = defaultdict(list)
+    for (txid_hex, vout), positions in sorted(claims.items()):
+        for position in positions:
+            others = [p for p in positions if bundles[p][1].reserve != bundles[position][1].reserve]
+            if others:
+                names = ", ".join(f"reserve {bundles[p][1].reserve} ({bundles[p][0]})" for p in others)
+                found[position].append(f"coin {txid_hex}:{vout} is also claimed by {names}")
+    return {position: tuple(failures) for position, failures in found.items()}
 
 
 # -- both, from a data directory ----------------------------------------------------------------
 
 
 def verify_bundle(bundle: ProofBundle, datadir: Path | str, network: Network | None = None,
-                  on_block: Callable[[int], None] | None = None) -> VerificationReport:
-    """Opens `datadir` (ChainError when it cannot) and checks `bundle` against its active chain."""
+                  on_block: Callable[[int], None] | None = None, *, expect_total_sat: int | None = None
+                  ) -> VerificationReport:
+    """Reads `datadir`'s block files (ChainError when it cannot) and checks `bundle` against its active chain.
+
+    Only the blk/rev files are read, never through the kernel, which rewrites the node's LevelDB files
+    even to read them: the datadir is left exactly as it was, and may belong to a running node. The
+    active chain is the most-work chain of blocks the node connected (see BlockFileSource).
+    """
     if network is not None and network is not bundle.network:
         raise ProofError(f"the bundle is a {bundle.network.value} proof, not {network.value}")
-    with KernelSource(datadir, bundle.network) as kernel, \
-            BlockFileSource(datadir, bundle.network, kernel=kernel) as files:
-        facts = read_chain(bundle, kernel, files, on_block)
-    return check(bundle, facts)
+    with BlockFileSource(datadir, bundle.network) as files:
+        facts = read_chain(bundle, files, files, on_block)
+    return check(bundle, facts, expect_total_sat=expect_total_sat)

@@ -11,9 +11,12 @@ from boveda.reconcile.model import (
     DiscrepancyKind,
     Movement,
     MovementKind,
+    Outside,
+    Party,
     Reconciliation,
     Severity,
     Totals,
+    parties_text,
 )
 
 __all__ = [
@@ -24,7 +27,9 @@ __all__ = [
     "Explanation",
     "Movement",
     "MovementKind",
+    "Outside",
     "Owned",
+    "Party",
     "ReconcileError",
     "Reconciliation",
     "Severity",
@@ -33,6 +38,7 @@ __all__ = [
     "classify_account",
     "explain",
     "explain_findings",
+    "parties_text",
     "reconcile",
     "reconcile_account",
 ]

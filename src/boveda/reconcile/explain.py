@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from boveda.money import format_btc
-from boveda.reconcile.model import EXTERNAL, Discrepancy, DiscrepancyKind, Reconciliation, Severity
+from boveda.reconcile.model import (
+    EXTERNAL,
+    Discrepancy,
+    DiscrepancyKind,
+    Party,
+    Reconciliation,
+    Severity,
+    parties_text,
+)
 
 _D = DiscrepancyKind
 _LISTED = 5  # findings named one by one before the rest are summed up
@@ -41,8 +49,8 @@ def explain_findings(reconciliation: Reconciliation) -> tuple[Explanation, ...]:
 
     claims = by_kind.get(_D.CLAIMED_PURCHASE_IS_INTERNAL, [])
     for counterparty, group in _by_counterparty(claims):
-        where = (f"moved between {who}'s own wallets" if counterparty == r.account
-                 else f"came from {counterparty}, another tracked holding")
+        where = (f"moved between {who}'s own wallets" if counterparty == (r.account,)
+                 else f"came from {parties_text(counterparty)}, another tracked holding")
         add(Severity.CRITICAL, f"{_btc(group)} BTC recorded as purchases {_dates(group)} {where} ({_txs(group)})")
 
     for counterparty, group in _by_counterparty(by_kind.get(_D.UNRECORDED_OUTFLOW, [])):
@@ -53,8 +61,10 @@ def explain_findings(reconciliation: Reconciliation) -> tuple[Explanation, ...]:
     mismatches = by_kind.get(_D.AMOUNT_MISMATCH, [])
     for found in mismatches[:_LISTED]:
         kind = found.entry_kind.value if found.entry_kind else "entry"
+        who_records = (f"Entries {_ids(found.entry_ids)} ({kind}, from {found.on}) record" if found.entry_ids
+                       else f"Entry #{found.entry_id} ({kind}, {found.on}) records")
         add(Severity.CRITICAL,
-            f"Entry #{found.entry_id} ({kind}, {found.on}) records {_signed(found.book_amount_sat)} BTC for {who} "
+            f"{who_records} {_signed(found.book_amount_sat)} BTC for {who} "
             f"but the chain shows {_signed(found.chain_amount_sat)} BTC (transaction {_short(found.txid_hex)})")
     if len(mismatches) > _LISTED:
         rest = mismatches[_LISTED:]
@@ -73,6 +83,21 @@ def explain_findings(reconciliation: Reconciliation) -> tuple[Explanation, ...]:
         add(Severity.WARNING,
             f"{_count(len(unconfirmed), 'entry', 'entries')} ({_btc(unconfirmed)} BTC) cite transactions "
             f"not confirmed at height {r.height}: {named}{more}")
+
+    for found in by_kind.get(_D.DUPLICATE_CITATION, []):
+        kind = found.entry_kind.value if found.entry_kind else "entry"
+        add(Severity.WARNING,
+            f"Entries {_ids(found.entry_ids)} ({kind}) all cite one transaction ({_short(found.txid_hex)}), together "
+            f"{format_btc(found.amount_sat)} BTC for {who}: check that it is not recorded twice")
+
+    late = by_kind.get(_D.ENTRY_DATED_AFTER_CONFIRMATION, [])
+    if late:
+        named = ", ".join(f"#{d.entry_id} ({d.entry_kind.value if d.entry_kind else 'entry'}, {d.on}, "
+                          f"{_count(d.days or 0, 'day', 'days')} late)" for d in late[:_LISTED])
+        more = f" and {len(late) - _LISTED} more" if len(late) > _LISTED else ""
+        add(Severity.WARNING,
+            f"{_count(len(late), 'entry is', 'entries are')} dated after the transactions they cite confirmed, "
+            f"and matched with them all the same: {named}{more}")
 
     mixed = by_kind.get(_D.MIXED_INPUTS, [])
     if mixed:
@@ -94,10 +119,10 @@ def explain_findings(reconciliation: Reconciliation) -> tuple[Explanation, ...]:
     return tuple(sentences)
 
 
-def _by_counterparty(found: Iterable[Discrepancy]) -> list[tuple[str, list[Discrepancy]]]:
-    groups: dict[str, list[Discrepancy]] = {}
+def _by_counterparty(found: Iterable[Discrepancy]) -> list[tuple[tuple[Party, ...], list[Discrepancy]]]:
+    groups: dict[tuple[Party, ...], list[Discrepancy]] = {}
     for d in found:
-        groups.setdefault(d.counterparty or EXTERNAL, []).append(d)
+        groups.setdefault(d.counterparty or (EXTERNAL,), []).append(d)
     return sorted(groups.items(), key=lambda item: -sum(d.amount_sat for d in item[1]))
 
 
@@ -128,10 +153,15 @@ def _txs(found: Sequence[Discrepancy]) -> str:
     return f"{len(txids)} transactions"
 
 
-def _party(counterparty: str) -> str:
-    if counterparty == EXTERNAL:
+def _party(counterparty: tuple[Party, ...]) -> str:
+    tracked = parties_text(p for p in counterparty if p is not EXTERNAL)
+    if not tracked:
         return "addresses outside the book"
-    return counterparty.replace(f",{EXTERNAL}", " and addresses outside the book")
+    return tracked + (" and addresses outside the book" if EXTERNAL in counterparty else "")
+
+
+def _ids(entry_ids: Sequence[int]) -> str:
+    return ", ".join(f"#{entry_id}" for entry_id in entry_ids)
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from boveda.book.domain import Account
 from boveda.errors import BovedaError
 
 
@@ -21,7 +22,7 @@ class ReconcileError(BovedaError):
 class Owned:
     """One input or output of a tracked wallet, by the book account owning the wallet."""
 
-    account: str  # "reserve:SV", "custody:1:13-cr-00950", ...
+    account: Account  # reserve:SV, custody:1:13-cr-00950, ...
     wallet: str
     value_sat: int
 

@@ -6,25 +6,31 @@ the change the book records for the holding must equal the change the chain show
 or that change plus the miners' fees the holding paid, when the book does not record fees.
 Entries citing several transactions, and transactions cited by several entries, are joined
 into one group first, so a purchase delivered in two transactions, or a transfer booked
-with a separate fee entry, is compared as a whole.
+with a separate fee entry, is compared as a whole. Every group — the usual one of one entry
+citing one transaction included — goes through the same comparison, :func:`_judge`.
+
+Pairing is by txid first, whatever an entry's date: an entry citing a transaction confirmed at
+the height takes part even when it is dated after it (that date is a finding of its own,
+``entry_dated_after_confirmation``), and a transaction cited by several entries of one kind is a
+``duplicate_citation`` that names each of them.
 """
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date
 
-from boveda.book.domain import Entry, EntryKind
-from boveda.money import format_btc
-from boveda.reconcile.classify import Classified, classify_fields, reserve_account
+from boveda.book.domain import ACCOUNT_FEES, Account, Entry, EntryKind
+from boveda.reconcile import findings
+from boveda.reconcile.classify import classify_account
 from boveda.reconcile.facts import ChainTx, ReconcileError
 from boveda.reconcile.model import (
     EXTERNAL,
     Discrepancy,
     DiscrepancyKind,
     Movement,
-    MovementDraft,
     MovementKind,
     Reconciliation,
     Totals,
@@ -32,14 +38,37 @@ from boveda.reconcile.model import (
 
 _INFLOW, _OUTFLOW, _INTERNAL, _MIXED = MovementKind.INFLOW, MovementKind.OUTFLOW, MovementKind.INTERNAL, MovementKind.MIXED
 _D = DiscrepancyKind
-_FEES_ACCOUNT = "expense:fees"
 _FEE, _PURCHASE = EntryKind.FEE, EntryKind.PURCHASE
 
 
-# An entry as one holding sees it: (entry, delta_sat — its net posting to the holding, fees
-# included, amount_sat — the value it moved in or out, fees excluded; a fee entry's is the fee).
-# A tuple, not a dataclass: a million are made and dropped in one run.
-_Claim = tuple[Entry, int, int]
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """An entry as one holding sees it."""
+
+    entry: Entry
+    delta_sat: int  # its net posting to the holding, fees included
+    amount_sat: int  # the value it moved in or out, fees excluded; a fee entry's is the fee
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Claims joined by the transactions they cite, compared with those transactions as a whole."""
+
+    txids: tuple[str, ...]
+    claims: tuple[_Claim, ...]
+
+
+@dataclass(slots=True)
+class _BookSide:
+    """The entries posting to the holding, sorted for matching: the matcher's working state (it takes
+    claims out of ``by_txid`` as it judges them)."""
+
+    by_txid: dict[str, list[_Claim]]  # the claims citing one transaction only, by that transaction
+    multi: tuple[_Claim, ...]  # the claims citing several
+    citing: tuple[_Claim, ...]  # every claim citing a transaction, in journal order
+    book_only: tuple[Entry, ...]  # entries citing none
+    kind_sat: dict[EntryKind, int]  # the value moved per journal kind, fees excluded
+    book_fees_sat: int  # the fees the book records
 
 
 def reconcile(
@@ -60,14 +89,14 @@ def reconcile(
     Raises :class:`ReconcileError` when the chain facts contradict themselves.
     """
     return reconcile_account(
-        reserve_account(reserve_code), height=height, block_hash_hex=block_hash_hex, chain_txs=chain_txs,
+        Account.reserve(reserve_code), height=height, block_hash_hex=block_hash_hex, chain_txs=chain_txs,
         entries=entries, chain_balance_sat=chain_balance_sat, book_balance_sat=book_balance_sat,
         reserve=reserve_code,
     )
 
 
 def reconcile_account(
-    account: str,
+    account: Account,
     *,
     height: int,
     block_hash_hex: str,
@@ -84,14 +113,14 @@ def reconcile_account(
     gc.disable()
     try:
         return _reconcile(account, height, block_hash_hex, chain_txs, entries, chain_balance_sat,
-                          book_balance_sat, reserve if reserve is not None else account)
+                          book_balance_sat, reserve if reserve is not None else str(account))
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _reconcile(
-    account: str,
+    account: Account,
     height: int,
     block_hash_hex: str,
     chain_txs: Iterable[ChainTx],
@@ -99,92 +128,82 @@ def _reconcile(
     chain_balance_sat: int,
     book_balance_sat: int,
     reserve: str,
-    *,
-    fast: bool = True,
 ) -> Reconciliation:
-    """The pipeline; ``fast=False`` sends every entry through the general group comparison (for tests)."""
-    confirmed, moves = _chain_side(account, height, chain_txs)
-    by_txid, multi, book_only, entry_kind_sat, book_fees_sat = _book_side(account, entries)
+    """The pipeline: the book's claims by txid; one pass over the chain, judging each transaction's
+    own claims as it is classified; then the claims on transactions the pass never saw, and the
+    joined groups."""
+    book = _book_side(account, entries)
+    matched_entry_count = sum(len(claims) for claims in book.by_txid.values()) + len(book.multi)
+    joined = _joined_groups(book.by_txid, book.multi)
+    citing: dict[str, list[_Claim]] = {}  # for the transactions of joined groups: their claims, in the group's order
+    for group in joined:
+        for txid in group.txids:
+            citing[txid] = [c for c in group.claims if txid in c.entry.txids]
+            book.by_txid.pop(txid, None)  # judged with its group
+    singles = book.by_txid  # the claims citing one transaction alone, taken out as they are judged
+    in_groups: dict[str, Movement] = {}
+
+    confirmed: dict[str, ChainTx] = {}
+    movements: list[Movement] = []
     found: list[Discrepancy] = []
     fees_unbooked_sat = 0
-
-    # Groups of several entries or transactions take the general comparison; the usual case,
-    # one entry citing one transaction, is compared inline below with the same rules.
-    general = _groups(by_txid, multi, every=not fast)
-    linked: dict[str, list[_Claim]] = {}
-    if general:
-        moved = {tx.txid_hex: (tx, classified) for tx, classified in moves}
-        for txids, claims in general:
-            for txid in txids:
-                if txid in moved:
-                    linked[txid] = [c for c in claims if txid in c[0].txids]
-            fees_unbooked_sat += _judge(account, txids, claims, confirmed, moved, found)
-
-    movements: list[Movement] = []
-    append = movements.append
     inflow_sat = outflow_sat = internal_sat = mixed_net_sat = fees_sat = 0
     inflow_count = outflow_count = internal_count = mixed_count = 0
-    Draft = MovementDraft
-    simple_seen = 0
-    for tx, (kind, amount_sat, fee_sat, in_sat, out_sat, counterparty) in moves:
+    last = (-1, -1)
+    in_order = True
+    for tx in chain_txs:
+        if tx.height > height:
+            continue
         txid = tx.txid_hex
-        claim = by_txid.get(txid)
-        ids: tuple[int, ...] = ()
-        best = None
-        if claim is not None and type(claim) is tuple and txid not in linked:
-            simple_seen += 1
-            entry, delta_sat, _ = claim
-            best = entry.entry_id
-            ids = (best,)
-            if kind is _MIXED:
-                pass
-            elif entry.kind is _PURCHASE and (kind is _INTERNAL or (
-                    kind is _INFLOW and EXTERNAL not in counterparty.split(","))):
-                found.append(_claimed_internal(account, tx, claim, out_sat, in_sat, counterparty, kind))
-            elif delta_sat != out_sat - in_sat:
-                if fee_sat and delta_sat == out_sat - in_sat + fee_sat:
-                    fees_unbooked_sat += fee_sat
-                else:
-                    found.append(_mismatch(account, (txid,), [claim], confirmed, out_sat - in_sat,
-                                           fee_sat or 0, True))
-        elif txid in linked:
-            claims = linked[txid]
-            ids = tuple(c[0].entry_id for c in claims)
-            best = next((c[0].entry_id for c in claims if c[2] == amount_sat), min(ids))
+        if txid in confirmed:
+            raise ReconcileError(f"the chain facts list transaction {txid} twice")
+        confirmed[txid] = tx
+        claims = singles.pop(txid, None)
+        cited = claims if claims is not None or not citing else citing.get(txid)
+        movement = _movement(account, tx, cited)
+        if movement is None:
+            if claims is not None:  # the entries cite a transaction that moved none of the holding's coins
+                fees_unbooked_sat += _judge(account, claims[0].entry.txids, claims, (), confirmed, found)
+            continue
+        movements.append(movement)
+        if in_order:
+            position = (tx.height, tx.tx_index)
+            in_order = position > last
+            last = position
+        kind, amount_sat, fee_sat = movement.kind, movement.amount_sat, movement.fee_sat
         if kind is _INFLOW:
             inflow_count += 1
             inflow_sat += amount_sat
-            if best is None:
-                found.append(_movement_finding(_D.UNRECORDED_INFLOW, account, tx, amount_sat, fee_sat, counterparty))
+            if cited is None:
+                found.append(findings.movement_finding(_D.UNRECORDED_INFLOW, account, movement))
         elif kind is _OUTFLOW:
             outflow_count += 1
             outflow_sat += amount_sat
             fees_sat += fee_sat
-            if best is None:
-                found.append(_movement_finding(_D.UNRECORDED_OUTFLOW, account, tx, amount_sat, fee_sat, counterparty))
+            if cited is None:
+                found.append(findings.movement_finding(_D.UNRECORDED_OUTFLOW, account, movement))
         elif kind is _INTERNAL:
             internal_count += 1
             internal_sat += amount_sat
             fees_sat += fee_sat
-            if best is None:
+            if cited is None:
                 fees_unbooked_sat += fee_sat
         else:
             mixed_count += 1
             mixed_net_sat += amount_sat
-            found.append(_movement_finding(_D.MIXED_INPUTS, account, tx, amount_sat, fee_sat, counterparty))
-        movement = Draft(txid, tx.height, tx.tx_index, tx.block_date, kind, amount_sat, fee_sat, in_sat, out_sat,
-                         counterparty, best, ids)
-        movement.__class__ = Movement
-        append(movement)
-
-    simple_count = sum(1 for held in by_txid.values() if type(held) is tuple) if not general else None
-    if simple_count is None or simple_seen < simple_count:
-        # Some single entries cite a transaction that moved nothing of the holding.
-        general_txids = {txid for txids, _ in general for txid in txids}
-        moved_txids = {tx.txid_hex for tx, _ in moves}
-        for txid, held in by_txid.items():
-            if type(held) is tuple and txid not in moved_txids and txid not in general_txids:
-                _judge(account, (txid,), [held], confirmed, {}, found)
+            found.append(findings.movement_finding(_D.MIXED_INPUTS, account, movement))
+        if claims is not None:
+            fees_unbooked_sat += _judge(account, claims[0].entry.txids, claims, (movement,), confirmed, found)
+        elif cited is not None:
+            in_groups[txid] = movement
+    for claims in singles.values():  # cited, but not confirmed at this height
+        fees_unbooked_sat += _judge(account, claims[0].entry.txids, claims, (), confirmed, found)
+    for group in joined:
+        fees_unbooked_sat += _judge(account, group.txids, group.claims,
+                                    tuple(in_groups[t] for t in group.txids if t in in_groups), confirmed, found)
+    if not in_order:
+        movements.sort(key=lambda m: (m.height, m.tx_index))
+    found.extend(_citation_findings(account, book.citing, confirmed))
 
     totals = Totals(
         inflow_sat=inflow_sat,
@@ -193,10 +212,10 @@ def _reconcile(
         mixed_net_sat=mixed_net_sat,
         fees_sat=fees_sat,
         fees_unbooked_sat=fees_unbooked_sat,
-        book_fees_sat=book_fees_sat,
+        book_fees_sat=book.book_fees_sat,
         movement_counts=((_INFLOW, inflow_count), (_OUTFLOW, outflow_count), (_INTERNAL, internal_count),
                          (_MIXED, mixed_count)),
-        by_entry_kind_sat=tuple((kind, entry_kind_sat.get(kind, 0)) for kind in EntryKind),
+        by_entry_kind_sat=tuple((kind, book.kind_sat.get(kind, 0)) for kind in EntryKind),
     )
     far = height + 1
     found.sort(key=lambda d: (d.height if d.height is not None else far,
@@ -212,57 +231,69 @@ def _reconcile(
         movements=tuple(movements),
         discrepancies=tuple(found),
         totals=totals,
-        book_only_entries=tuple(book_only),
-        matched_entry_count=sum(1 if type(held) is tuple else len(held) for held in by_txid.values()) + len(multi),
+        book_only_entries=book.book_only,
+        matched_entry_count=matched_entry_count,
     )
 
 
-def _chain_side(
-    account: str, height: int, chain_txs: Iterable[ChainTx]
-) -> tuple[dict[str, ChainTx], list[tuple[ChainTx, Classified]]]:
-    """Confirmed transactions by txid, and the holding's classified ones in chain order."""
-    confirmed: dict[str, ChainTx] = {}
-    touched: list[tuple[ChainTx, Classified]] = []
-    append = touched.append
-    last = (-1, -1)
-    in_order = True
-    for tx in chain_txs:
-        if tx.height > height:
-            continue
-        txid = tx.txid_hex
-        if txid in confirmed:
-            raise ReconcileError(f"the chain facts list transaction {txid} twice")
-        confirmed[txid] = tx
-        found = classify_fields(account, tx)
-        if found is not None:
-            append((tx, found))
-            if in_order:
-                position = (tx.height, tx.tx_index)
-                in_order = position > last
-                last = position
-    if not in_order:
-        touched.sort(key=lambda item: (item[0].height, item[0].tx_index))
-    return confirmed, touched
+def _citation_findings(account: Account, claims: tuple[_Claim, ...], confirmed: dict[str, ChainTx]
+                       ) -> list[Discrepancy]:
+    """What the citations themselves say, whatever the amounts: an entry dated after the transactions it
+    cites confirmed (it is matched with them all the same), and a transaction cited by several entries of
+    one kind (each naming every one of them)."""
+    found: list[Discrepancy] = []
+    by_citation: dict[tuple[str, EntryKind], list[Entry]] = {}
+    for claim in claims:
+        entry = claim.entry
+        last = None
+        for txid in entry.txids:
+            by_citation.setdefault((txid, entry.kind), []).append(entry)
+            tx = confirmed.get(txid)
+            if tx is not None and (last is None or (tx.height, tx.tx_index) > (last.height, last.tx_index)):
+                last = tx
+        if last is not None and entry.effective_date > last.block_date:
+            found.append(findings.dated_after_confirmation(account, entry, last, amount_sat=claim.amount_sat))
+    for (txid, _kind), entries in by_citation.items():
+        if len(entries) > 1:
+            found.append(findings.duplicate_citation(account, txid, entries, confirmed.get(txid)))
+    return found
 
 
-def _book_side(
-    account: str, entries: Iterable[Entry]
-) -> tuple[dict[str, list[_Claim] | _Claim], list[_Claim], list[Entry], dict[EntryKind, int], int]:
-    """The entries posting to ``account``: single-txid claims by txid, multi-txid claims, book-only entries,
-    the amount moved per journal kind, and the fees the book records."""
-    by_txid: dict[str, list[_Claim] | _Claim] = {}
+def _movement(account: Account, tx: ChainTx, cited: list[_Claim] | None) -> Movement | None:
+    """What ``tx`` did to the holding, with the entries citing it (``cited``) and the one that best matches it."""
+    if cited is None:
+        return classify_account(account, tx)
+    if len(cited) == 1:
+        best = cited[0].entry.entry_id
+        return classify_account(account, tx, entry_ids=(best,), entry_id=best)
+    movement = classify_account(account, tx, entry_ids=tuple(c.entry.entry_id for c in cited))
+    return None if movement is None else replace(movement, entry_id=_best_match(movement, cited))
+
+
+def _best_match(movement: Movement, claims: list[_Claim]) -> int:
+    """Of several entries citing one transaction: the first moving the movement's amount, else the lowest id."""
+    return next((c.entry.entry_id for c in claims if c.amount_sat == movement.amount_sat),
+                min(c.entry.entry_id for c in claims))
+
+
+def _book_side(account: Account, entries: Iterable[Entry]) -> _BookSide:
+    """Each entry posting to ``account`` as a claim, filed by the transactions it cites; the book's totals."""
+    by_txid: dict[str, list[_Claim]] = {}
     multi: list[_Claim] = []
+    citing: list[_Claim] = []
     book_only: list[Entry] = []
     kind_sat: dict[EntryKind, int] = {}
     book_fees_sat = 0
+    fees = ACCOUNT_FEES
     for entry in entries:
         delta_sat = fee_posted_sat = 0
         posts = False
         for posting in entry.postings:
-            if posting.account == account:
+            posted = posting.account
+            if posted == account:
                 delta_sat += posting.amount_sat
                 posts = True
-            elif posting.account == _FEES_ACCOUNT:
+            elif posted == fees:
                 fee_posted_sat += posting.amount_sat
         if not posts:
             continue
@@ -280,27 +311,24 @@ def _book_side(
         if not txids:
             book_only.append(entry)
             continue
-        claim = (entry, delta_sat, amount_sat)
+        claim = _Claim(entry, delta_sat, amount_sat)
+        citing.append(claim)
         if len(txids) > 1:
             multi.append(claim)
             continue
-        txid = txids[0]
-        held = by_txid.get(txid)
+        held = by_txid.get(txids[0])
         if held is None:
-            by_txid[txid] = claim
-        elif type(held) is list:
-            held.append(claim)
+            by_txid[txids[0]] = [claim]
         else:
-            by_txid[txid] = [held, claim]
-    return by_txid, multi, book_only, kind_sat, book_fees_sat
+            held.append(claim)
+    return _BookSide(by_txid=by_txid, multi=tuple(multi), citing=tuple(citing), book_only=tuple(book_only),
+                     kind_sat=kind_sat, book_fees_sat=book_fees_sat)
 
 
-def _groups(
-    by_txid: dict[str, list[_Claim] | _Claim], multi: list[_Claim], *, every: bool = False
-) -> list[tuple[tuple[str, ...], list[_Claim]]]:
-    """Connected groups of (txids, claims) that need the general comparison: claims sharing a
-    txid, claims citing several txids (all groups when ``every``)."""
-    groups: list[tuple[tuple[str, ...], list[_Claim]]] = []
+def _joined_groups(by_txid: dict[str, list[_Claim]], multi: tuple[_Claim, ...]) -> list[_Group]:
+    """The connected groups of claims citing several transactions, with the single claims on those transactions."""
+    if not multi:
+        return []
     parent: dict[str, str] = {}
 
     def root(txid: str) -> str:
@@ -310,7 +338,7 @@ def _groups(
         return txid
 
     for claim in multi:
-        first, *rest = claim[0].txids
+        first, *rest = claim.entry.txids
         parent.setdefault(first, first)
         for txid in rest:
             parent.setdefault(txid, txid)
@@ -321,132 +349,62 @@ def _groups(
     for txid in parent:
         joined.setdefault(root(txid), ([], []))[0].append(txid)
     for claim in multi:
-        joined[root(claim[0].txids[0])][1].append(claim)
-    for txid, held in by_txid.items():
+        joined[root(claim.entry.txids[0])][1].append(claim)
+    for txid, claims in by_txid.items():
         if txid in parent:
-            claims = joined[root(txid)][1]
-            claims.extend(held) if type(held) is list else claims.append(held)
-        elif type(held) is list:
-            groups.append(((txid,), held))
-        elif every:
-            groups.append(((txid,), [held]))
-    for txids, claims in joined.values():
-        claims.sort(key=lambda c: c[0].entry_id)
-        groups.append((tuple(txids), claims))
-    return groups
+            joined[root(txid)][1].extend(claims)
+    return [_Group(tuple(txids), tuple(sorted(claims, key=lambda c: c.entry.entry_id)))
+            for txids, claims in joined.values()]
 
 
 def _judge(
-    account: str,
+    account: Account,
     txids: tuple[str, ...],
-    claims: list[_Claim],
+    claims: list[_Claim] | tuple[_Claim, ...],
+    movements: tuple[Movement, ...],
     confirmed: dict[str, ChainTx],
-    moved: dict[str, tuple[ChainTx, Classified]],
     found: list[Discrepancy],
 ) -> int:
-    """Compare one group of claims with the chain; append findings; return the fees it leaves unbooked."""
-    if any(txid not in confirmed for txid in txids):
-        for entry, delta_sat, amount_sat in claims:
-            for txid in entry.txids:
-                if txid not in confirmed:
-                    found.append(Discrepancy(
-                        _D.UNCONFIRMED_ENTRY, txid, amount_sat,
-                        f"entry #{entry.entry_id} ({entry.kind.value}, {_signed_btc(delta_sat)} BTC for {account}) "
-                        "cites a transaction that no tracked wallet shows confirmed at this height",
-                        entry.effective_date, None, entry.entry_id, entry.kind, delta_sat, None,
-                    ))
-        return 0
+    """Compare one group of claims with the chain; append findings; return the fees it leaves unbooked.
+
+    ``txids`` are those the claims cite; ``movements`` what those of them that touched the holding did, in
+    the same order.
+    """
+    # Plain loops rather than any()/sum() over generators: most groups are one entry and one transaction.
+    for txid in txids:
+        if txid not in confirmed:
+            found.extend(findings.unconfirmed_entry(account, c.entry, t, delta_sat=c.delta_sat, amount_sat=c.amount_sat)
+                         for c in claims for t in c.entry.txids if t not in confirmed)
+            return 0
     chain_delta_sat = fees_sat = 0
     claimed_internal = False
-    for txid in txids:
-        held = moved.get(txid)
-        if held is None:
-            continue
-        tx, (kind, amount_sat, fee_sat, in_sat, out_sat, counterparty) = held
+    for movement in movements:
+        kind = movement.kind
         if kind is _MIXED:
             return 0  # flagged for review on its own; the fee cannot be attributed
-        chain_delta_sat += out_sat - in_sat
-        if fee_sat is not None:
-            fees_sat += fee_sat
-        if kind is _INTERNAL or (kind is _INFLOW and EXTERNAL not in counterparty.split(",")):
+        chain_delta_sat += movement.out_sat - movement.in_sat
+        if movement.fee_sat is not None:
+            fees_sat += movement.fee_sat
+        if kind is _INTERNAL or (kind is _INFLOW and EXTERNAL not in movement.counterparty):
             for claim in claims:
-                if claim[0].kind is _PURCHASE and txid in claim[0].txids:
+                if claim.entry.kind is _PURCHASE and movement.txid_hex in claim.entry.txids:
                     claimed_internal = True
-                    found.append(_claimed_internal(account, tx, claim, out_sat, in_sat, counterparty, kind))
+                    found.append(findings.claimed_internal(account, movement, claim.entry,
+                                                           amount_sat=claim.amount_sat))
     if claimed_internal:
         return 0
-    book_delta_sat = sum(claim[1] for claim in claims)
+    book_delta_sat = 0
+    for claim in claims:
+        book_delta_sat += claim.delta_sat
     if book_delta_sat == chain_delta_sat:
         return 0
     if fees_sat and book_delta_sat == chain_delta_sat + fees_sat:
         return fees_sat
-    found.append(_mismatch(account, txids, claims, confirmed, chain_delta_sat, fees_sat,
-                           any(t in moved for t in txids)))
-    return 0
-
-
-def _claimed_internal(
-    account: str, tx: ChainTx, claim: _Claim, out_sat: int, in_sat: int, counterparty: str, kind: MovementKind
-) -> Discrepancy:
-    entry, _, amount_sat = claim
-    where = (f"moved between {account}'s own wallets" if kind is _INTERNAL
-             else f"came from {counterparty}, another tracked holding")
-    return Discrepancy(
-        _D.CLAIMED_PURCHASE_IS_INTERNAL, tx.txid_hex, amount_sat,
-        f"entry #{entry.entry_id} records a purchase of {format_btc(amount_sat)} BTC; on chain the coins {where} "
-        f"({format_btc(out_sat)} BTC received, {format_btc(in_sat)} BTC spent by {account})",
-        entry.effective_date, tx.height, entry.entry_id, entry.kind, amount_sat, out_sat, counterparty,
-    )
-
-
-def _mismatch(
-    account: str, txids: tuple[str, ...], claims: list[_Claim], confirmed: dict[str, ChainTx],
-    chain_delta_sat: int, fees_sat: int, touched: bool,
-) -> Discrepancy:
-    book_delta_sat = sum(claim[1] for claim in claims)
+    # Measured against the nearer of the two changes the entries may rightly record: with or without the fees.
     expected_sat = min(chain_delta_sat, chain_delta_sat + fees_sat, key=lambda c: abs(book_delta_sat - c))
-    first = min(claims, key=lambda c: c[0].entry_id)[0]
-    tx = min((confirmed[t] for t in txids), key=lambda t: (t.height, t.tx_index))
-    if not touched:
-        chain_words = f"the chain shows no coin of {account} moving in {_tx_words(txids)}"
-    else:
-        chain_words = f"the chain shows {_signed_btc(chain_delta_sat)} BTC in {_tx_words(txids)}"
-        if fees_sat:
-            chain_words += f" (of which {format_btc(fees_sat)} BTC fees)"
-    return Discrepancy(
-        _D.AMOUNT_MISMATCH, tx.txid_hex, abs(book_delta_sat - expected_sat),
-        f"{_entry_words(claims)} {_signed_btc(book_delta_sat)} BTC for {account}; {chain_words}",
-        first.effective_date, tx.height, first.entry_id, first.kind, book_delta_sat, expected_sat,
-    )
-
-
-def _movement_finding(
-    kind: DiscrepancyKind, account: str, tx: ChainTx, amount_sat: int, fee_sat: int | None, counterparty: str
-) -> Discrepancy:
-    if kind is _D.UNRECORDED_INFLOW:
-        detail = f"{format_btc(amount_sat)} BTC arrived in {account} from {counterparty} with no entry citing it"
-    elif kind is _D.UNRECORDED_OUTFLOW:
-        detail = (f"{format_btc(amount_sat)} BTC left {account} to {counterparty} (fee {format_btc(fee_sat or 0)} BTC)"
-                  " with no entry authorising it")
-    else:
-        detail = (f"the transaction spends coins of {account} together with coins of {counterparty} "
-                  f"(coinjoin or payjoin): net {_signed_btc(amount_sat)} BTC for {account}")
-    stake_sat = abs(amount_sat)
-    return Discrepancy(kind, tx.txid_hex, stake_sat, detail, tx.block_date, tx.height, None, None, None,
-                       amount_sat if kind is not _D.UNRECORDED_OUTFLOW else -amount_sat - (fee_sat or 0), counterparty)
-
-
-def _signed_btc(amount_sat: int) -> str:
-    return ("+" if amount_sat > 0 else "") + format_btc(amount_sat)
-
-
-def _entry_words(claims: list[_Claim]) -> str:
-    if len(claims) == 1:
-        entry = claims[0][0]
-        return f"entry #{entry.entry_id} ({entry.kind.value}) records"
-    ids = ", ".join(f"#{c[0].entry_id}" for c in claims)
-    return f"entries {ids} record"
-
-
-def _tx_words(txids: tuple[str, ...]) -> str:
-    return "this transaction" if len(txids) == 1 else f"the {len(txids)} transactions they cite"
+    found.append(findings.amount_mismatch(
+        account, [c.entry for c in claims], min((confirmed[t] for t in txids), key=lambda t: (t.height, t.tx_index)),
+        txid_count=len(txids), book_delta_sat=book_delta_sat, chain_delta_sat=chain_delta_sat,
+        expected_sat=expected_sat, fees_sat=fees_sat, touched=bool(movements),
+    ))
+    return 0

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields, make_dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
-from boveda.book.domain import Entry, EntryKind
+from boveda.book.domain import Account, Entry, EntryKind
 
 
 class MovementKind(StrEnum):
-    """What one transaction did to one holding (DESIGN.md, "Movement classification")."""
+    """What one transaction did to one holding (docs/design.md, "Movement classification")."""
 
     INFLOW = "inflow"
     OUTFLOW = "outflow"
@@ -40,6 +41,8 @@ class DiscrepancyKind(StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"
     UNCONFIRMED_ENTRY = "unconfirmed_entry"
     MIXED_INPUTS = "mixed_inputs"
+    ENTRY_DATED_AFTER_CONFIRMATION = "entry_dated_after_confirmation"
+    DUPLICATE_CITATION = "duplicate_citation"
 
     @property
     def severity(self) -> Severity:
@@ -53,9 +56,28 @@ _SEVERITIES = {
     DiscrepancyKind.AMOUNT_MISMATCH: Severity.CRITICAL,
     DiscrepancyKind.UNCONFIRMED_ENTRY: Severity.WARNING,
     DiscrepancyKind.MIXED_INPUTS: Severity.REVIEW,
+    DiscrepancyKind.ENTRY_DATED_AFTER_CONFIRMATION: Severity.WARNING,
+    DiscrepancyKind.DUPLICATE_CITATION: Severity.WARNING,
 }
 
-EXTERNAL = "external"  # the counterparty of coins to or from scripts no book tracks
+
+class Outside(Enum):
+    """The far side of coins paid to or spent from scripts no book tracks."""
+
+    EXTERNAL = "external"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+EXTERNAL = Outside.EXTERNAL
+
+Party = Account | Outside  # one side of a movement: a tracked holding, or EXTERNAL
+
+
+def parties_text(parties: Iterable[Party]) -> str:
+    """A counterparty as the statements and ``--json`` print it: ``custody:1:13-cr-00950,external``."""
+    return ",".join(str(party) for party in parties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +88,11 @@ class Movement:
     paying the holding; internal — value that stayed (``out_sat``); mixed — the net change
     ``out_sat - in_sat``, which may be negative. ``fee_sat`` is the miners' fee when the
     holding paid all of it (outflow, internal), else ``None`` (inflow: someone else paid it;
-    mixed: the fee cannot be attributed). ``counterparty`` is ``"external"``, the tracked
-    account(s) on the other side joined by ``,`` (a transfer between two books, seen from
-    this side; ``external`` last when untracked scripts take part too), or the holding itself for an internal move. ``entry_ids`` are the journal
-    entries citing this transaction; ``entry_id`` the one that best matches it.
+    mixed: the fee cannot be attributed). ``counterparty`` is ``(EXTERNAL,)``, the tracked
+    accounts on the other side in the order of their text (a transfer between two books,
+    seen from this side; ``EXTERNAL`` last when untracked scripts take part too), or the
+    holding itself for an internal move. ``entry_ids`` are the journal entries citing this
+    transaction; ``entry_id`` the one that best matches it.
     """
 
     txid_hex: str
@@ -81,7 +104,7 @@ class Movement:
     fee_sat: int | None
     in_sat: int
     out_sat: int
-    counterparty: str
+    counterparty: tuple[Party, ...]
     entry_id: int | None = None
     entry_ids: tuple[int, ...] = ()
 
@@ -93,7 +116,7 @@ class Movement:
     @property
     def is_transfer(self) -> bool:
         """Coins moved between two tracked books (one transfer, seen from this side)."""
-        return self.kind is not MovementKind.INTERNAL and self.counterparty != EXTERNAL
+        return self.kind is not MovementKind.INTERNAL and self.counterparty != (EXTERNAL,)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,22 +129,11 @@ class Movement:
             "fee_sat": self.fee_sat,
             "in_sat": self.in_sat,
             "out_sat": self.out_sat,
-            "counterparty": self.counterparty,
+            "counterparty": parties_text(self.counterparty),
             "transfer": self.is_transfer,
             "entry_id": self.entry_id,
             "entry_ids": list(self.entry_ids),
         }
-
-
-# A frozen dataclass sets each field through object.__setattr__ (about 1 µs for a Movement);
-# reconciliation builds a million. It fills this unfrozen twin of the same slot layout and
-# then retypes it, which yields an ordinary, frozen, equal Movement at a quarter of the cost.
-MovementDraft = make_dataclass(
-    "MovementDraft",
-    [(f.name, f.type) if f.default is MISSING else (f.name, f.type, field(default=f.default)) for f in fields(Movement)],
-    slots=True,
-)
-assert MovementDraft.__slots__ == Movement.__slots__
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +145,10 @@ class Discrepancy:
     difference between book and chain for an amount mismatch (both are in the detail and in
     ``book_amount_sat``/``chain_amount_sat``, signed changes of the holding). ``on`` is the
     block's date for a finding about a movement (unrecorded, mixed) and the entry's date for
-    a finding about an entry. ``counterparty`` is the movement's, when there is one.
+    a finding about an entry. ``counterparty`` is the movement's, when there is one (else ``()``).
+    ``entry_ids`` names every entry of a finding about several (a duplicate citation, a mismatch of
+    a group of entries); ``entry_id`` is then the first of them. ``days`` is how many days an
+    entry is dated after the confirmation of the transaction it cites.
     """
 
     kind: DiscrepancyKind
@@ -146,7 +161,9 @@ class Discrepancy:
     entry_kind: EntryKind | None = None
     book_amount_sat: int | None = None
     chain_amount_sat: int | None = None
-    counterparty: str | None = None
+    counterparty: tuple[Party, ...] = ()
+    entry_ids: tuple[int, ...] = ()
+    days: int | None = None
 
     @property
     def severity(self) -> Severity:
@@ -165,7 +182,10 @@ class Discrepancy:
             "entry_kind": self.entry_kind.value if self.entry_kind else None,
             "book_amount_sat": self.book_amount_sat,
             "chain_amount_sat": self.chain_amount_sat,
-            "counterparty": self.counterparty,
+            "counterparty": parties_text(self.counterparty) if self.counterparty else None,
+            # Only on the findings that have them, so the documents of the other kinds keep their form.
+            **({"entry_ids": list(self.entry_ids)} if self.entry_ids else {}),
+            **({"days": self.days} if self.days is not None else {}),
         }
 
 
@@ -220,8 +240,8 @@ class Reconciliation:
     are neither matched nor flagged, and a statement lists them in its journal section.
     """
 
-    reserve: str  # the code for a reserve ("SV"), the account itself for any other holding
-    account: str
+    reserve: str  # the code for a reserve ("SV"), the account's text for any other holding
+    account: Account
     height: int
     block_hash_hex: str
     chain_balance_sat: int
@@ -244,7 +264,7 @@ class Reconciliation:
     def to_json(self) -> dict[str, Any]:
         return {
             "reserve": self.reserve,
-            "account": self.account,
+            "account": str(self.account),
             "height": self.height,
             "block_hash": self.block_hash_hex,
             "chain_balance_sat": self.chain_balance_sat,

@@ -6,7 +6,9 @@ import textwrap
 from collections.abc import Sequence
 
 from boveda.money import format_btc
+from boveda.reconcile.model import parties_text
 from boveda.report.statement import Statement
+from boveda.text import escape
 
 WIDTH = 100
 
@@ -51,7 +53,7 @@ def render_table(statement: Statement) -> str:
         lines += _table(
             ("date", "height", "txid", "kind", "amount BTC", "fee BTC", "counterparty", "entry", "findings"),
             [(m.block_date.isoformat(), str(m.height), m.txid_hex[:16] + "…", m.kind.value, format_btc(m.amount_sat),
-              "" if m.fee_sat is None else format_btc(m.fee_sat), m.counterparty,
+              "" if m.fee_sat is None else format_btc(m.fee_sat), parties_text(m.counterparty),
               "" if m.entry_id is None else f"#{m.entry_id}", " ".join(flagged.get(m.txid_hex, ())))
              for m in s.movements],
             right=(1, 4, 5),
@@ -74,13 +76,14 @@ def render_table(statement: Statement) -> str:
     if s.journal:
         lines += _table(
             ("entry", "date", "kind", "change BTC", "other accounts", "authority"),
-            [(f"#{j.entry_id}", j.on.isoformat(), j.kind.value, format_btc(j.delta_sat), ", ".join(j.other_accounts),
+            [(f"#{j.entry_id}", j.on.isoformat(), j.kind.value, format_btc(j.delta_sat),
+              ", ".join(map(str, j.other_accounts)),
               j.authority_ref or "") for j in s.journal],
             right=(3,),
         )
     else:
         lines.append("  None in the period.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"  # names from the book print as one inert line each
 
 
 def _period(s: Statement) -> str:

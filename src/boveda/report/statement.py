@@ -10,7 +10,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from boveda.book.domain import Entry, EntryKind
+from boveda.book.domain import Account, Entry, EntryKind
 from boveda.reconcile.explain import Explanation, explain_findings
 from boveda.reconcile.facts import ChainTx
 from boveda.reconcile.model import Discrepancy, Movement, MovementKind, Reconciliation, Severity
@@ -59,7 +59,7 @@ class JournalLine:
     kind: EntryKind
     on: date
     delta_sat: int
-    other_accounts: tuple[str, ...]
+    other_accounts: tuple[Account, ...]
     authority_ref: str | None
     memo: str | None
 
@@ -70,7 +70,7 @@ class Statement:
     holdings, balances and discrepancies are at ``height`` (the whole history)."""
 
     reserve: str
-    account: str
+    account: Account
     reserve_name: str | None
     height: int
     block_hash_hex: str
@@ -116,7 +116,7 @@ class Statement:
         return {
             "format": STATEMENT_FORMAT,
             "reserve": self.reserve,
-            "account": self.account,
+            "account": str(self.account),
             "reserve_name": self.reserve_name,
             "height": self.height,
             "block_hash": self.block_hash_hex,
@@ -143,7 +143,7 @@ class Statement:
                              for e in self.explanations],
             "journal": [
                 {"entry_id": j.entry_id, "kind": j.kind.value, "date": j.on.isoformat(), "delta_sat": j.delta_sat,
-                 "other_accounts": list(j.other_accounts), "authority_ref": j.authority_ref, "memo": j.memo}
+                 "other_accounts": [str(a) for a in j.other_accounts], "authority_ref": j.authority_ref, "memo": j.memo}
                 for j in self.journal
             ],
             "matched_entry_count": self.matched_entry_count,
@@ -222,7 +222,7 @@ SOURCE_OF_KIND = {
 }
 
 
-def holdings_by_source(account: str, entries: Iterable[Entry]) -> tuple[tuple[date, dict[str, int]], ...]:
+def holdings_by_source(account: Account, entries: Iterable[Entry]) -> tuple[tuple[date, dict[str, int]], ...]:
     """The book's holdings of ``account`` by source, one point per day an entry changed them.
 
     Coins that leave (sales, restitution, sharing out, fees) are taken from every source
@@ -243,7 +243,7 @@ def holdings_by_source(account: str, entries: Iterable[Entry]) -> tuple[tuple[da
     return tuple(points.items())
 
 
-def holdings_by_wallet(account: str, chain_txs: Iterable[ChainTx], *, height: int | None = None
+def holdings_by_wallet(account: Account, chain_txs: Iterable[ChainTx], *, height: int | None = None
                        ) -> tuple[tuple[date, dict[str, int]], ...]:
     """Each of ``account``'s wallets' balance, one point per day a transaction changed them,
     replayed from the chain facts (up to ``height`` when given). The last point's values are
@@ -303,11 +303,11 @@ def _period_filter(period_from: date | None, period_to: date | None) -> Callable
     return lambda day: low <= day <= high
 
 
-def _journal_line(account: str, entry: Entry) -> JournalLine:
+def _journal_line(account: Account, entry: Entry) -> JournalLine:
     delta_sat = sum(p.amount_sat for p in entry.postings if p.account == account)
     others = tuple(p.account for p in entry.postings if p.account != account)
-    return JournalLine(entry.entry_id, entry.kind, entry.effective_date, delta_sat, others, entry.authority_ref,
-                       entry.memo)
+    return JournalLine(entry_id=entry.entry_id, kind=entry.kind, on=entry.effective_date, delta_sat=delta_sat,
+                       other_accounts=others, authority_ref=entry.authority_ref, memo=entry.memo)
 
 
 def _iso(day: date | None) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from boveda.bitcoin.network import Network
 from boveda.book import Book, EntryKind
-from boveda.book.domain import Account
+from boveda.book.domain import ACCOUNT_FEES, Account
 from boveda.errors import ScenarioError
 from boveda.money import parse_btc
 from boveda.scenario.run import BookRecord, BuiltScenario
@@ -54,8 +54,8 @@ def _record(book: Book, record: BookRecord, lots: dict[str, int], owners: dict[s
                           memo=fields.get("note"))
     elif kind == "internal_transfer":
         # Between wallets of one reserve the holding does not change; only the miners' fee leaves it.
-        holding = str(Account.reserve(fields["reserve"]))
-        book.record_entry(EntryKind.INTERNAL_TRANSFER, [(holding, -record.fee_sat), ("expense:fees", record.fee_sat)],
+        holding = Account.reserve(fields["reserve"])
+        book.record_entry(EntryKind.INTERNAL_TRANSFER, [(holding, -record.fee_sat), (ACCOUNT_FEES, record.fee_sat)],
                           txids=(record.txid_hex,), memo=fields.get("reason"), date=date)
     elif kind == "seizure":
         lot = book.seize_lot(case=fields["case"], amount_sat=record.chain_amount_sat, txid=record.txid_hex, date=date)
@@ -75,12 +75,12 @@ def _record(book: Book, record: BookRecord, lots: dict[str, int], owners: dict[s
             # The move's fee came out of the lot: the reserve received less than the lot.
             fee_sat = lot_amount_sat - record.chain_amount_sat
             if fee_sat > 0:
-                book.record_entry(EntryKind.FEE, [(destination, -fee_sat), ("expense:fees", fee_sat)],
+                book.record_entry(EntryKind.FEE, [(Account.parse(destination), -fee_sat), (ACCOUNT_FEES, fee_sat)],
                                   txids=(record.txid_hex,), memo="miners' fee of the allocation", date=date)
         elif destination.startswith("sharing:"):
             # The partner government puts what it was given into its own reserve.
             partner = destination.split(":", 1)[1]
-            book.add_transfer(from_account=f"partner:{partner}", to_account=f"reserve:{partner}",
+            book.add_transfer(from_account=Account.partner(partner), to_account=Account.reserve(partner),
                               amount_sat=record.chain_amount_sat, txid=record.txid_hex,
                               reason="coins shared under an asset-sharing agreement", order=fields["order"],
                               date=date)

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from boveda.book.domain import Account
 from boveda.errors import BovedaError, ScenarioError
 from boveda.scenario.model import (
     Action,
@@ -110,11 +111,13 @@ def parse_scenario(document: dict[str, Any], where: str = "scenario") -> Scenari
     _unique(where, "reserve code", [r.code for r in reserves])
     _unique(where, "partner code", [p.code for p in partners])
     _unique(where, "case number", [c.number for c in cases])
-    known_owners = {f"reserve:{r.code}" for r in reserves} | {f"custody:{c.number}" for c in cases}
+    known_owners = {str(Account.reserve(r.code)) for r in reserves} | {str(Account.custody(c.number)) for c in cases}
     for wallet in wallets:
         if wallet.tracked and wallet.owner not in known_owners:
             raise ScenarioError(f"{where}: wallet {wallet.name!r} belongs to {wallet.owner}, which is not declared")
-    return Scenario(name, description, start_date, seed, blocks_per_day, reserves, partners, cases, wallets, events)
+    return Scenario(name=name, description=description, start_date=start_date, seed=seed,
+                    blocks_per_day=blocks_per_day, reserves=reserves, partners=partners, cases=cases, wallets=wallets,
+                    events=events)
 
 
 def _unique(where: str, what: str, values: list[str]) -> None:
@@ -208,6 +211,7 @@ def _events(t: _Table, wallet_names: set[str]) -> list[Event]:
         raise ScenarioError(f"{t.where}: fee_sat must be >= 0; blocks, outputs and repeat >= 1")
     frozen_book = tuple(sorted(book.items())) if book is not None else None
     return [
-        Event(day + n, action, source, target, amount_sat, fee_sat, outputs, blocks, frozen_book, note)
+        Event(day=day + n, action=action, source=source, target=target, amount_sat=amount_sat, fee_sat=fee_sat,
+              outputs=outputs, blocks=blocks, book=frozen_book, note=note)
         for n in range(repeat)
     ]

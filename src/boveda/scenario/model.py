@@ -6,7 +6,7 @@ import datetime
 import enum
 from dataclasses import dataclass
 
-from boveda.chain.regtest.wallets import WalletKind
+from boveda.keys.software_wallet import WalletKind
 
 
 class Action(enum.Enum):

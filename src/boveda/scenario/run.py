@@ -84,7 +84,8 @@ def build_scenario(
             )
             for w in scenario.wallets
         )
-        return BuiltScenario(scenario, datadir, sim.height, wallets, tuple(runner.records), runner.transaction_count)
+        return BuiltScenario(scenario=scenario, datadir=datadir, tip_height=sim.height, wallets=wallets,
+                             book_records=tuple(runner.records), transaction_count=runner.transaction_count)
 
 
 def planned_block_count(scenario: Scenario) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -16,9 +17,10 @@ from boveda.book import Book
 from boveda.book.domain import Account, Entry
 from boveda.errors import WalletError
 from boveda.reconcile.facts import ChainTx, Owned, ReconcileError
-from boveda.reconcile.match import reconcile
+from boveda.reconcile.match import reconcile_account
 from boveda.reconcile.model import Reconciliation
 from boveda.report.statement import Statement, build_statement, holdings_by_wallet
+from boveda.text import shown
 from boveda.wallets import facts_store as facts
 
 
@@ -48,7 +50,7 @@ def block_at(conn: Connection, height: int) -> tuple[bytes, int]:
 
 def load_chain_txs(conn: Connection, height: int) -> tuple[ChainTx, ...]:
     """Every transaction up to `height` that touched a tracked wallet, with what each tracked side put in and took."""
-    owner = facts.wallet_owners(conn)
+    owner = {name: Account.parse(text) for name, text in facts.wallet_owners(conn).items()}
     inputs: dict[bytes, list[Owned]] = defaultdict(list)
     outputs: dict[bytes, list[Owned]] = defaultdict(list)
     for coin in facts.coins_to(conn, height):
@@ -64,18 +66,52 @@ def load_chain_txs(conn: Connection, height: int) -> tuple[ChainTx, ...]:
     return tuple(result)
 
 
+def known_reserve(book: Book, reserve: str) -> str:
+    """`reserve` if the book has that reserve; ReconcileError otherwise (before any work is done for it)."""
+    if reserve not in {r.code for r in book.reserves()}:
+        raise ReconcileError(f"no reserve {shown(reserve)} in this book: see boveda balances")
+    return reserve
+
+
 def reserve_view(book: Book, reserve: str, height: int | None = None) -> ReserveView:
     """The reconciliation of reserve `reserve` at `height` (default: the synced tip)."""
-    code = str(Account.reserve(reserve)).split(":", 1)[1]
-    if code not in {r.code for r in book.reserves()}:
-        raise ReconcileError(f"no reserve {code!r} in this book: see boveda balances")
-    account = f"reserve:{code}"
+    code = known_reserve(book, reserve)
+    return _holding_view(book, Account.reserve(code), height, code)
+
+
+def custody_view(book: Book, case_number: str, height: int | None = None) -> ReserveView:
+    """The reconciliation of the custody holding of case `case_number` at `height` (default: the synced tip)."""
+    if case_number not in {c.number for c in book.cases()}:
+        raise ReconcileError(f"no case {case_number!r} in this book: see boveda lots")
+    return _holding_view(book, Account.custody(case_number), height, None)
+
+
+def _holding_view(book: Book, account: Account, height: int | None, reserve_code: str | None) -> ReserveView:
+    return holding_views(book, [(account, reserve_code)], height)[account]
+
+
+def holding_views(book: Book, holdings: Sequence[tuple[Account, str | None]], height: int | None = None
+                  ) -> dict[Account, ReserveView]:
+    """The views of several holdings — (account, its reserve code or None) — at one height (default: the synced
+    tip), reading the chain facts and the journal once for all of them (the web site's per-block snapshot)."""
     with book.store.read() as conn:
         height = synced_tip(conn)[0] if height is None else height
         block_hash, block_time = block_at(conn, height)
         txs = load_chain_txs(conn, height)
-        wallet_names = [name for name, owner in facts.wallet_owners(conn).items() if owner == account]
+        owners = {name: Account.parse(owner) for name, owner in facts.wallet_owners(conn).items()}
     block_date = datetime.datetime.fromtimestamp(block_time, datetime.UTC).date()
+    # Pairing is by txid first: an entry citing a transaction confirmed by `height` is matched with it
+    # whatever its date (reconcile reports a date after the confirmation); others count from their date.
+    confirmed = {tx.txid_hex for tx in txs}
+    entries = tuple(e for e in book.journal()
+                    if e.effective_date <= block_date or any(t in confirmed for t in e.txids))
+    return {account: _view_of(account, code, height, block_hash, block_date, txs, entries, owners)
+            for account, code in holdings}
+
+
+def _view_of(account: Account, reserve_code: str | None, height: int, block_hash: bytes, block_date: datetime.date,
+             txs: tuple[ChainTx, ...], entries: tuple[Entry, ...], owners: dict[str, Account]) -> ReserveView:
+    wallet_names = [name for name, owner in owners.items() if owner == account]
     holdings = {name: 0 for name in wallet_names}
     for tx in txs:
         for owned in tx.outputs:
@@ -84,10 +120,10 @@ def reserve_view(book: Book, reserve: str, height: int | None = None) -> Reserve
         for owned in tx.inputs:
             if owned.account == account:
                 holdings[owned.wallet] -= owned.value_sat
-    entries = tuple(e for e in book.journal() if e.effective_date <= block_date)
     book_balance = sum(p.amount_sat for e in entries for p in e.postings if p.account == account)
-    result = reconcile(code, height=height, block_hash_hex=block_hash[::-1].hex(), chain_txs=txs, entries=entries,
-                       chain_balance_sat=sum(holdings.values()), book_balance_sat=book_balance)
+    result = reconcile_account(account, height=height, block_hash_hex=block_hash[::-1].hex(), chain_txs=txs,
+                               entries=entries, chain_balance_sat=sum(holdings.values()), book_balance_sat=book_balance,
+                               reserve=reserve_code)
     return ReserveView(result, txs, entries, holdings, block_date)
 
 
@@ -98,9 +134,14 @@ def reserve_statement(
     period_from: datetime.date | None = None,
     period_to: datetime.date | None = None,
 ) -> Statement:
-    view = reserve_view(book, reserve, height)
+    return statement_of(book, reserve_view(book, reserve, height), period_from, period_to)
+
+
+def statement_of(book: Book, view: ReserveView, period_from: datetime.date | None = None,
+                 period_to: datetime.date | None = None) -> Statement:
+    """The statement of a reserve's view already in hand (the web site keeps one per block)."""
     account = view.reconciliation.account
-    name = next((r.name for r in book.reserves() if f"reserve:{r.code}" == account), None)
+    name = next((r.name for r in book.reserves() if r.account == account), None)
     return build_statement(
         view.reconciliation,
         holdings_sat=view.holdings_sat,

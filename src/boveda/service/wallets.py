@@ -9,9 +9,12 @@ from pathlib import Path
 from boveda.bitcoin.network import Network
 from boveda.book import Book
 from boveda.book.domain import Wallet
+from boveda.book.events import BookEvent, WalletAdded
+from boveda.book.export import ImportResult
 from boveda.errors import WalletError
-from boveda.service.chain import ChainOptions, book_route, open_source, remember_route
-from boveda.wallets.descriptors import DescriptorError
+from boveda.service.chain import ChainOptions, book_route, open_source, remember_route, source_notes
+from boveda.wallets.descriptors import DescriptorError, parse_descriptor
+from boveda.wallets.parallel_sync import ParallelOptions
 from boveda.wallets.registry import register_wallet
 from boveda.wallets.report import AddressLine, ExposureReport, WalletState, exposure, wallet_addresses, wallet_state
 from boveda.wallets.sync import SyncReport, parse_network, stored_network, sync, sync_lock
@@ -36,6 +39,31 @@ def add_wallet(book: Book, name: str, descriptor: str, *, network_name: str | No
     except DescriptorError as exc:
         hint = "" if network else " (checked for mainnet: pass --network for another network)"
         raise DescriptorError(f"{exc}{hint}") from None
+
+
+def import_book(book: Book, path: str | Path, *, progress: Callable[[int], None] | None = None) -> ImportResult:
+    """`boveda import`: the file replayed through the book's rules, and each wallet's descriptor parsed as
+    `wallet add` parses it — for the book's network, or (a book with no network yet) for one network at
+    least. A file holds nothing the command line would have refused."""
+    network = stored_network(book.store)
+
+    def check(event: BookEvent) -> None:
+        if isinstance(event, WalletAdded):
+            check_importable_descriptor(event.wallet.descriptor, network)
+
+    return book.import_file(path, progress=progress, check_event=check)
+
+
+def check_importable_descriptor(descriptor: str, network: Network | None) -> None:
+    """DescriptorError unless `descriptor` parses for `network` (None: for any network; the first refusal shown)."""
+    refusals = []
+    for candidate in (network,) if network is not None else tuple(Network):
+        try:
+            parse_descriptor(descriptor, candidate)
+            return
+        except DescriptorError as exc:
+            refusals.append(exc)
+    raise refusals[0]
 
 
 def wallet_view(book: Book, name: str, at_height: int | None = None) -> WalletState:
@@ -73,21 +101,37 @@ class SyncProgress:
 
     start: Callable[[int], None] = lambda total: None
     block: Callable[[int], None] = lambda height: None
+    note: Callable[[str], None] = lambda text: None  # how the chain was read, when it matters
+    files: Callable[[int, int], None] = lambda done, total: None  # a parallel scan's chunks of blk files
 
 
 def sync_book(book: Book, datadir: Path | None = None, network_name: str | None = None, *,
               rpc_url: str | None = None, use_cookie: bool = False, beyond_gap: bool = False,
-              rescan_from_scratch: bool = False, progress: SyncProgress = SyncProgress()) -> SyncReport:
+              rescan_from_scratch: bool = False, parallel: bool = False, scheduler_address: str | None = None,
+              progress: SyncProgress = SyncProgress()) -> SyncReport:
     """Brings the book's wallets to the tip of a running node (`rpc_url`, or `use_cookie` with the cookie in
     `datadir`) or of a stopped node's datadir; without either, of the chain the book remembers.
+
+    `parallel` scans a long range of a datadir's blk files over a local Dask cluster (one worker per
+    core) first, `scheduler_address` over that Dask scheduler's cluster (its workers must see the
+    datadir at the same path); the result is the sequential sync's.
 
     The route (datadir, network, the URL without credentials) is remembered only once it has opened,
     and only by the one sync of the book that may run at a time.
     """
     route = book_route(book, ChainOptions(datadir, network_name, rpc_url, use_cookie))
+    dask = None
+    if parallel or scheduler_address is not None:
+        if route.is_rpc:
+            raise WalletError("the parallel scan reads a node's blk files: sync from --datadir (a stopped node, or a "
+                              "copy), not over RPC")
+        dask = ParallelOptions(scheduler_address=scheduler_address, on_files=progress.files)
     with sync_lock(book.store), open_source(route) as source:
         remember_route(book, route)
         progress.start(source.tip().height + 1)
-        return sync(book.store, source, network=route.network, beyond_gap=beyond_gap,
-                    rescan_from_scratch=rescan_from_scratch,
-                    on_block=lambda block, _tip: progress.block(block.height + 1))
+        report = sync(book.store, source, network=route.network, beyond_gap=beyond_gap,
+                      rescan_from_scratch=rescan_from_scratch, parallel=dask,
+                      on_block=lambda block, _tip: progress.block(block.height + 1))
+        for note in source_notes(source):
+            progress.note(note)
+        return report

@@ -14,6 +14,7 @@ import hmac
 import coincurve
 from embit import base58
 
+from boveda.bitcoin.codec import decode_base58check
 from boveda.bitcoin.hashes import hash160
 from boveda.errors import CodecError
 
@@ -58,10 +59,7 @@ _MAX_DEPTH = 255  # one byte in the serialization
 
 def decode_extended_key(text: str) -> bytes:
     """The 78 bytes of a base58check extended key (any version); CodecError if it is not one."""
-    try:
-        payload = base58.decode_check(text)
-    except (ValueError, IndexError):
-        raise CodecError("not a base58check string (bad character or checksum)") from None
+    payload = decode_base58check(text)
     if len(payload) != _SERIALIZED_SIZE:
         raise CodecError(f"an extended key has {_SERIALIZED_SIZE} bytes, this one has {len(payload)}")
     return payload
@@ -138,7 +136,7 @@ class ExtendedPublicKey:
     def child_public_keys(self, start: int, stop: int) -> tuple[bytes, ...]:
         """The compressed public keys of children start..stop-1: the hot path of every sync."""
         if not 0 <= start <= stop <= HARDENED_INDEX:
-            raise ValueError(f"child indexes must lie in 0..2^31, got {start}..{stop}")
+            raise CodecError(f"child indexes must lie in 0..2^31, got {start}..{stop}")
         parent = coincurve.PublicKey(self.public_key)
         chain_code, public_key = self.chain_code, self.public_key
         children = []
@@ -150,7 +148,7 @@ class ExtendedPublicKey:
 
 def _tweak_and_chain_code(chain_code: bytes, public_key: bytes, index: int) -> tuple[bytes, bytes]:
     if not 0 <= index < HARDENED_INDEX:
-        raise ValueError(f"public derivation needs an unhardened index, got {index}")
+        raise CodecError(f"public derivation needs an unhardened index (below 2^31), got {index}")
     digest = hmac.digest(chain_code, public_key + index.to_bytes(4, "big"), "sha512")
     return digest[:32], digest[32:]
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.script import ScriptType, classify
+from boveda.book.domain import Account
 from boveda.errors import WalletError
 from boveda.wallets import facts_store as facts
 from boveda.wallets.descriptors import address_of as descriptor_address_of
@@ -173,8 +174,8 @@ class ExposureReport:
 
 def exposure(conn: Connection, reserve: str, network: Network, address_cap_sat: int | None) -> ExposureReport:
     """Coins of reserve `reserve` behind revealed keys, at reused addresses, and above the address cap."""
-    owner = f"reserve:{reserve}"
-    names = [name for name, account in facts.wallet_owners(conn).items() if account == owner]
+    owner = Account.reserve(reserve)
+    names = [name for name, account in facts.wallet_owners(conn).items() if Account.parse(account) == owner]
     per_script: dict[bytes, dict] = {}
     for coin in facts.wallet_coins(conn, names):
         entry = per_script.setdefault(coin.script_pubkey, {"wallet": coin.wallet, "received": 0, "spent": False,

@@ -1,39 +1,40 @@
 """`boveda sync`: the book's wallets brought up to the chain's tip, incrementally and reorg-safe.
 
-Each wallet is scanned from its birth height (or the block after its last sync) to the tip.
-The work is committed in chunks, each one database transaction holding its facts and the
-new synced height, so an interrupted sync resumes where it stopped and never half-applies a
-chunk. A stored block hash that is no longer in the active chain means a reorganisation: the
-facts above the fork point are dropped and those blocks scanned again.
+Each wallet is scanned from its birth height (or the block after its last sync) to the tip, in
+one pass (wallets/walk.py). The work is committed in chunks, each one database transaction
+holding its facts and the new synced height, so an interrupted sync resumes where it stopped and
+never half-applies a chunk. A stored block hash that is no longer in the active chain means a
+reorganisation: the facts above the fork point are dropped and those blocks scanned again.
+`Syncer` keeps what a sync needs between calls, for a caller that follows the chain block by block.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+import contextlib
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from boveda.bitcoin.block import Block
 from boveda.bitcoin.network import Network
 from boveda.book.store import Store
-from boveda.chain.scanner import Credit, Debit, ScannedBlock
-from boveda.chain.source import ChainSource
+from boveda.chain.blockfiles import BlockFileSource
+from boveda.chain.scanner import Credit, ScannedBlock
+from boveda.chain.source import BlockRef, ChainSource, RawBlock
 from boveda.errors import WalletError
 from boveda.wallets import facts_store as facts
-from boveda.wallets.descriptors import WalletDescriptor, address_of, parse_descriptor
+from boveda.wallets.descriptors import address_of, parse_descriptor
 from boveda.wallets.facts_store import WalletRow
-from boveda.wallets.watch import WatchedScript, WatchSet, scan_wallets
+from boveda.wallets.parallel_sync import ParallelOptions, ParallelRoute
+from boveda.wallets.sync_lock import sync_lock
+from boveda.wallets.walk import BlockItem, Finds, WalletWalk, blocks_of
+from boveda.wallets.watch import WatchedScript, WatchSet
 
 CHUNK_BLOCKS = 500
 # Ranges this short look up what their blocks touch by key instead of loading every derived script.
 LOOKUP_RANGE_BLOCKS = 16
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +46,8 @@ class SyncReport:
     debits: int
     rolled_back_to: int | None  # the fork point of a reorganisation, if one was followed
     wallets: int
-    # Blocks before a chunk walked again for scripts derived in it (an address may have been paid
-    # out of order, before its wallet's gap reached it): the cost of deriving as addresses get used.
+    # Blocks before a chunk walked again (--beyond-gap) for the scripts that joined a window in it (an
+    # address may have been paid out of order, before its wallet's gap reached it).
     earlier_blocks_searched: int = 0
 
 
@@ -111,19 +112,20 @@ def derive_wallet_scripts(conn: Connection, name: str, descriptor_text: str, net
     if stored is not None and stored != network.value:
         raise WalletError(f"this book's wallets are on {stored}, not {network.value}: use another book for another network")
     descriptor = parse_descriptor(descriptor_text, network)
-    watch = WatchSet({name: descriptor}, {name: gap_limit})
-    taken = facts.script_owners(conn, [w.script_pubkey for w in watch.newly_derived])
+    scripts = [WatchedScript(name, d.branch, d.index, d.script_pubkey)
+               for branch in descriptor.branches for d in descriptor.derive(branch, 0, gap_limit)]
+    taken = facts.script_owners(conn, [w.script_pubkey for w in scripts])
     if taken:
         script, owner = next(iter(taken.items()))
         raise WalletError(
             f"wallet {name!r} would watch {address_of(script, network) or 'script ' + script.hex()}, already wallet {owner!r}'s: "
             "a script belongs to one wallet, or its coins would count twice"
         )
-    facts.store_scripts(conn, watch.newly_derived)
+    facts.store_scripts(conn, scripts)
     facts.start_wallet(conn, name, gap_limit)
     if stored is None:
         facts.put_setting(conn, "network", network.value)
-    return len(watch.newly_derived)
+    return len(scripts)
 
 
 # -- the sync ---------------------------------------------------------------------------
@@ -138,60 +140,198 @@ def sync(
     chunk_blocks: int = CHUNK_BLOCKS,
     beyond_gap: bool = False,
     rescan_from_scratch: bool = False,
+    parallel: ParallelOptions | None = None,
 ) -> SyncReport:
     """Brings every wallet of the book to `source`'s tip. `on_block(block, tip_height)` reports progress.
 
     Scripts are watched a gap limit past the last used one (BIP-44): a wallet that kept to its gap
     limit is found whole in one pass. `beyond_gap` also searches the blocks before each chunk for
-    the scripts derived in it, for wallets that paid addresses beyond their gap limit — at the cost
-    of reading those blocks again whenever a new address is used.
+    the scripts that joined a window in it, for wallets that paid addresses beyond their gap limit —
+    at the cost of reading those blocks again whenever a new address is used.
 
     A source that does not continue the chain the book was synced from (another genesis block, or
     a fork below every wallet's birth height) is refused, and the book left as it was, unless
     `rescan_from_scratch` says to forget the stored facts and start again.
+
+    `parallel` reads a long range of blk files (a BlockFileSource) over a Dask cluster first, so
+    that the walk reads only the blocks that matter to it (wallets/parallel_sync.py); the result is
+    the same.
     """
-    with sync_lock(store):
-        return _sync(store, source, network, on_block, chunk_blocks, beyond_gap, rescan_from_scratch)
+    syncer = Syncer(store, network=network, chunk_blocks=chunk_blocks, beyond_gap=beyond_gap, keep_watch_set=False,
+                    parallel=parallel)
+    return syncer.sync_to_tip(source, on_block=on_block, rescan_from_scratch=rescan_from_scratch)
 
 
-def _sync(store: Store, source: ChainSource, network: Network, on_block, chunk_blocks: int, beyond_gap: bool,
-          rescan_from_scratch: bool) -> SyncReport:
-    tip = source.tip()
-    with store.write() as (conn, _head):
-        rolled_back_to = _follow_reorg(conn, source, tip.height, rescan_from_scratch)
-        facts.put_setting(conn, "synced", "yes")
-        facts.put_setting(conn, "genesis", source.hash_at(0)[::-1].hex())
-    credits = debits = scanned = searched = 0
-    while True:
-        with store.read() as conn:
-            wallets = facts.wallet_rows(conn)
-        behind = [w for w in wallets if w.next_height <= tip.height]
-        if not behind:
-            break
-        start = min(w.next_height for w in behind)
-        active = [w for w in behind if w.next_height == start]
-        later = [w.next_height for w in behind if w.next_height > start]
-        stop = min([tip.height, start + chunk_blocks - 1] + [h - 1 for h in later])
-        counts = _sync_chunk(store, source, network, active, start, stop,
-                             (lambda block: on_block(block, tip.height)) if on_block else None, beyond_gap)
-        credits += counts[0]
-        debits += counts[1]
-        searched += counts[2]
-        scanned += stop - start + 1
-    with store.read() as conn:
-        wallet_count = len(facts.wallet_rows(conn))
-    return SyncReport(tip.height, tip.hash_hex, scanned, credits, debits, rolled_back_to, wallet_count, searched)
+class Syncer:
+    """Brings a book's wallets to a chain's tip, and holds between calls what that needs: the parsed
+    descriptors, every derived script (indexed for the compiled walk) and the wallets' unspent coins.
+
+    A long-running caller (the follower) keeps one and calls `sync_to_tip` or `step` per new block:
+    each block then costs its walk and one database transaction. What it holds is checked against
+    the store at each call and loaded again when another writer moved it (a wallet registered, a
+    sync elsewhere, a reorganisation). `keep_watch_set=False` (what `sync` does) looks up what a few
+    blocks touch by key instead of loading every script, for a one-off sync of a few blocks.
+    """
+
+    def __init__(self, store: Store, *, network: Network, chunk_blocks: int = CHUNK_BLOCKS, beyond_gap: bool = False,
+                 keep_watch_set: bool = True, parallel: ParallelOptions | None = None) -> None:
+        self.store = store
+        self.network = network
+        self.chunk_blocks = chunk_blocks
+        self.beyond_gap = beyond_gap
+        self.keep_watch_set = keep_watch_set
+        self.parallel = parallel
+        self._route: ParallelRoute | None = None
+        self._walk: WalletWalk | None = None
+        self._loaded_coins: dict[str, list[Credit]] = {}  # of wallets not yet joined to the walk
+        self._rows: dict[str, WalletRow] = {}  # the wallets as this syncer last left them in the store
+
+    def step(self, source: ChainSource) -> SyncReport:
+        """Syncs one block: the next one of the wallets furthest behind (nothing at the tip)."""
+        with self.store.read() as conn:
+            start = min((w.next_height for w in facts.wallet_rows(conn)), default=0)
+        return self.sync_to_tip(source, stop_height=start)
+
+    def sync_to_tip(self, source: ChainSource, *, on_block: Callable[[ScannedBlock, int], None] | None = None,
+                    rescan_from_scratch: bool = False, stop_height: int | None = None) -> SyncReport:
+        """Brings every wallet to `source`'s tip, or no further than `stop_height`; see `sync`."""
+        if self.parallel is not None and not isinstance(source, BlockFileSource):
+            raise WalletError("the parallel scan reads a node's blk files: sync from --datadir (a stopped node, or a "
+                              "copy) to use it")
+        with sync_lock(self.store), contextlib.ExitStack() as stack:
+            if self.parallel is not None:
+                self._route = stack.enter_context(ParallelRoute(self.parallel))
+                stack.callback(setattr, self, "_route", None)
+            try:
+                return self._sync(source, on_block, rescan_from_scratch, stop_height)
+            except BaseException:
+                self._forget()  # what it holds may be ahead of what was committed
+                raise
+
+    def _forget(self) -> None:
+        self._walk, self._loaded_coins, self._rows = None, {}, {}
+
+    def _sync(self, source: ChainSource, on_block, rescan_from_scratch: bool, stop_height: int | None) -> SyncReport:
+        tip = source.tip()
+        genesis_hex = source.hash_at(0)[::-1].hex()
+        if self._walk is not None and not rescan_from_scratch:
+            report = self._step_in_one_transaction(source, tip, genesis_hex, on_block, stop_height)
+            if report is not None:
+                return report
+        with self.store.read() as conn:  # the common case writes nothing here
+            settings = facts.settings(conn)
+            fork = -1 if rescan_from_scratch else _fork_height(conn, source, tip.height, genesis_hex, settings)
+            settled = settings.get("synced") == "yes" and settings.get("genesis") == genesis_hex
+            rows = facts.wallet_rows(conn)
+        if stop_height is not None and stop_height < tip.height:
+            tip = BlockRef(stop_height, source.hash_at(stop_height))
+        if fork is not None or not settled:
+            with self.store.write() as (conn, _head):
+                if fork is not None:
+                    facts.drop_above(conn, fork)
+                facts.put_setting(conn, "synced", "yes")
+                facts.put_setting(conn, "genesis", genesis_hex)
+                rows = facts.wallet_rows(conn)
+        if fork is not None or {w.name: w for w in rows} != self._rows:
+            self._forget()
+        next_heights = {w.name: w.next_height for w in rows}
+        by_name = {w.name: w for w in rows}
+        credits = debits = scanned = searched = 0
+        while True:
+            behind = {name: height for name, height in next_heights.items() if height <= tip.height}
+            if not behind:
+                break
+            start = min(behind.values())
+            active = [name for name, height in behind.items() if height == start]
+            stop = min([tip.height, start + self.chunk_blocks - 1] + [h - 1 for h in behind.values() if h > start])
+            walk, finds = self._walk_chunk(source, by_name, active, start, stop, tip.height,
+                                           (lambda block: on_block(block, tip.height)) if on_block else None)
+            with self.store.write() as (conn, _head):
+                counts = _store_chunk(conn, walk.watch.take_entered(), finds, active, stop)
+            credits, debits = credits + counts[0], debits + counts[1]
+            searched += finds.earlier_blocks
+            scanned += stop - start + 1
+            for name in active:
+                next_heights[name] = stop + 1
+                by_name[name] = dataclasses.replace(by_name[name], synced_height=stop)
+            if self._walk is not None:
+                self._rows = dict(by_name)
+        return SyncReport(tip.height, tip.hash_hex, scanned, credits, debits, fork, len(rows), searched)
+
+    def _step_in_one_transaction(self, source: ChainSource, tip: BlockRef, genesis_hex: str, on_block,
+                                 stop_height: int | None) -> SyncReport | None:
+        """A few new blocks for a syncer holding every wallet at one height: the checks, the walk and the
+        writes in one transaction. None, having written nothing, when anything else is to be done."""
+        with self.store.write() as (conn, _head):
+            settings = facts.settings(conn)
+            if settings.get("synced") != "yes" or settings.get("genesis") != genesis_hex:
+                return None
+            if _fork_height(conn, source, tip.height, genesis_hex, settings) is not None:
+                return None
+            rows = {w.name: w for w in facts.wallet_rows(conn)}
+            starts = {w.next_height for w in rows.values()}
+            if rows != self._rows or len(starts) != 1:
+                return None
+            if stop_height is not None and stop_height < tip.height:
+                tip = BlockRef(stop_height, source.hash_at(stop_height))
+            start = starts.pop()
+            if tip.height - start + 1 > LOOKUP_RANGE_BLOCKS:
+                return None
+            credits = debits = searched = 0
+            if start <= tip.height:
+                walk, finds = self._walk_chunk(source, rows, list(rows), start, tip.height, tip.height,
+                                               (lambda block: on_block(block, tip.height)) if on_block else None)
+                credits, debits = _store_chunk(conn, walk.watch.take_entered(), finds, list(rows), tip.height)
+                searched = finds.earlier_blocks
+        if start <= tip.height:
+            self._rows = {name: dataclasses.replace(w, synced_height=tip.height) for name, w in rows.items()}
+        return SyncReport(tip.height, tip.hash_hex, max(0, tip.height - start + 1), credits, debits, None, len(rows),
+                          searched)
+
+    def _walk_chunk(self, source: ChainSource, rows: Mapping[str, WalletRow], active: list[str], start: int,
+                    stop: int, last: int, on_block: Callable[[ScannedBlock], None] | None) -> tuple[WalletWalk, Finds]:
+        """Walks blocks start..stop for the `active` wallets (`last`: the tip this sync goes to)."""
+        parallel = self._route is not None and last - start + 1 > LOOKUP_RANGE_BLOCKS
+        if self._walk is None and (self.keep_watch_set or parallel or stop - start + 1 > LOOKUP_RANGE_BLOCKS):
+            with self.store.read() as conn:
+                self._walk, self._loaded_coins = _everything_watched(conn, rows, self.network)
+        if self._walk is not None:
+            walk = self._walk
+            joining = [name for name in active if name not in walk.joined]
+            walk.join(joining, [c for name in joining for c in self._loaded_coins.pop(name, ())])
+            blocks = (self._route.blocks(walk, source, start, stop, last) if parallel
+                      else blocks_of(source, start, stop))
+            finds = walk.walk(blocks, on_block)
+        else:
+            blocks = list(blocks_of(source, start, stop))
+            paid, spending = _outputs_and_inputs(blocks)
+            with self.store.read() as conn:
+                walk = _what_the_blocks_touch(conn, [rows[name] for name in active], self.network, paid, spending)
+            finds = walk.walk(blocks, on_block, paid=paid)
+        if self.beyond_gap:
+            walk.search_earlier(source, finds, start, stop)
+        return walk, finds
 
 
-def _follow_reorg(conn: Connection, source: ChainSource, tip_height: int, rescan_from_scratch: bool = False
-                  ) -> int | None:
-    """Drops the facts of blocks no longer in the active chain; returns the fork height, if any."""
-    if rescan_from_scratch:
-        facts.drop_above(conn, -1)
-        return -1
-    genesis = facts.setting(conn, "genesis")
-    if genesis is not None and source.hash_at(0)[::-1].hex() != genesis:
-        raise WalletError(f"this chain's genesis block is {source.hash_at(0)[::-1].hex()}, not {genesis} which the book "
+def _store_chunk(conn: Connection, entered: list[WatchedScript], finds: Finds, names: list[str], stop: int
+                 ) -> tuple[int, int]:
+    """One chunk's facts and the wallets' new synced height, in the caller's one transaction."""
+    taken = facts.script_owners(conn, [w.script_pubkey for w in entered])
+    facts.store_scripts(conn, [w for w in entered if w.script_pubkey not in taken])
+    counts = facts.store_events(conn, finds.events.values())
+    facts.store_tx_facts(conn, finds.facts.values())
+    facts.store_blocks(conn, finds.blocks)
+    facts.mark_synced(conn, names, stop)
+    return counts
+
+
+def _fork_height(conn: Connection, source: ChainSource, tip_height: int, genesis_hex: str,
+                 settings: Mapping[str, str]) -> int | None:
+    """The height above which the stored blocks left the active chain (None: none did); WalletError
+    for another chain."""
+    genesis = settings.get("genesis")
+    if genesis is not None and genesis_hex != genesis:
+        raise WalletError(f"this chain's genesis block is {genesis_hex}, not {genesis} which the book "
                           "was synced from: point at the same network's node, or pass --rescan-from-scratch")
     highest = None
     fork = None
@@ -208,167 +348,54 @@ def _follow_reorg(conn: Connection, source: ChainSource, tip_height: int, rescan
         raise WalletError(f"this node's chain shares {where} of what the book synced (up to {highest}), below every "
                           "wallet's birth height: it is another chain, not a reorganisation; point at the node the "
                           "book was synced from, or pass --rescan-from-scratch to forget the stored chain facts")
-    facts.drop_above(conn, fork)
     return fork
 
 
-_locks_held: dict[str, int] = {}
+# -- what a walk starts from --------------------------------------------------------------
 
 
-@contextmanager
-def sync_lock(store: Store) -> Iterator[None]:
-    """One sync of a book at a time: a second process is refused at the start, before it writes.
+def _everything_watched(conn: Connection, rows: Mapping[str, WalletRow], network: Network
+                        ) -> tuple[WalletWalk, dict[str, list[Credit]]]:
+    """For a long range, or a syncer that stays: every derived script and unspent coin of every wallet."""
+    names = list(rows)
+    watch = WatchSet({w.name: w.descriptor for w in rows.values()}, {w.name: w.gap_limit for w in rows.values()},
+                     network, scripts=facts.all_derived_scripts(conn), ends=facts.derived_counts(conn, names),
+                     derive_ahead=True)
+    coins: dict[str, list[Credit]] = {name: [] for name in names}
+    for coin in facts.unspent_coins(conn, names):
+        owner = watch.owner(coin.script_pubkey)
+        if owner is not None:
+            coins[owner.wallet].append(coin)
+    return WalletWalk(watch, {w.name: w.birth_height for w in rows.values()}), coins
 
-    SQLite: an advisory file lock beside the book; PostgreSQL: a session advisory lock. Re-entrant
-    within a process (the service layer holds it around remembering the datadir and the sync).
+
+def _what_the_blocks_touch(conn: Connection, rows: Sequence[WalletRow], network: Network,
+                           paid: Mapping[int, set[bytes]], spending: set[bytes]) -> WalletWalk:
+    """For a few blocks (a one-off incremental sync): only the derived scripts their outputs pay and
+    the coins their inputs spend, looked up by key, instead of loading every derived script.
+
+    Nothing else of the store can meet these blocks; scripts that join a window during the walk are
+    derived as it goes, and the blocks walked again only for those they pay.
     """
-    key = store.location
-    if _locks_held.get(key):
-        _locks_held[key] += 1
-        try:
-            yield
-        finally:
-            _locks_held[key] -= 1
-        return
-    busy = WalletError("another sync of this book is running (boveda sync or sync --follow): wait for it to finish")
-    with ExitStack() as stack:
-        if store.is_sqlite:
-            fd = os.open(f"{store.url.database}.sync-lock", os.O_RDWR | os.O_CREAT, 0o600)
-            stack.callback(os.close, fd)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise busy from None
-        else:
-            conn = stack.enter_context(store.engine.connect())
-            lock_key = {"key": _advisory_key(key)}
-            if not conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), lock_key).scalar():
-                raise busy
-            stack.callback(lambda: conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), lock_key))
-        _locks_held[key] = 1
-        try:
-            yield
-        finally:
-            _locks_held.pop(key, None)
-
-
-def _advisory_key(location: str) -> int:
-    """A PostgreSQL advisory lock key for one book (several books may share a database, one schema each)."""
-    return int.from_bytes(hashlib.sha256(f"boveda sync {location}".encode()).digest()[:8], "big") >> 1
-
-
-def _sync_chunk(
-    store: Store,
-    source: ChainSource,
-    network: Network,
-    wallets: list[WalletRow],
-    start: int,
-    stop: int,
-    on_block: Callable[[ScannedBlock], None] | None,
-    beyond_gap: bool = False,
-) -> tuple[int, int, int]:
-    names = [w.name for w in wallets]
-    with store.read() as conn:
-        if stop - start + 1 <= LOOKUP_RANGE_BLOCKS:
-            derived, unspent, used, derived_counts = _what_the_blocks_touch(conn, source, names, start, stop)
-        else:
-            derived, unspent, used, derived_counts = _everything_watched(conn, names)
-    descriptors = _Descriptors({w.name: w.descriptor for w in wallets}, network)
-    watch = WatchSet(descriptors, {w.name: w.gap_limit for w in wallets}, derived=derived, used=used,
-                     derived_counts=derived_counts)
-    result = scan_wallets(source, watch, start, stop, unspent=unspent, on_block=on_block)
-    # With beyond_gap, scripts derived in this chunk may have been paid before it (an address used
-    # beyond the gap limit): find their earlier coins, then follow them through this chunk.
-    birth = min(w.birth_height for w in wallets)
-    stored = known_scripts(derived)
-    searched: set[bytes] = set()
-    earlier_blocks = 0
-    fresh = {w.script_pubkey for w in watch.newly_derived} - stored if beyond_gap else set()
-    while fresh and start > birth:
-        earlier_blocks += start - birth
-        mark = len(watch.newly_derived)
-        earlier = scan_wallets(source, watch, birth, start - 1, only=frozenset(fresh))
-        spent = {e.event.outpoint for e in earlier.events if isinstance(e.event, Debit)}
-        seed = [e.event for e in earlier.events if isinstance(e.event, Credit) and e.event.outpoint not in spent]
-        later = scan_wallets(source, watch, start, stop, only=frozenset(fresh), unspent=seed)
-        result.merge(earlier)
-        result.merge(later)
-        searched |= fresh
-        fresh = {w.script_pubkey for w in watch.newly_derived[mark:]} - searched
-    with store.write() as (conn, _head):
-        new_scripts = [w for w in watch.newly_derived if w.script_pubkey not in stored]
-        # A script another wallet already holds stays that wallet's (registration refuses overlaps;
-        # two descriptors can still meet further along their ranges).
-        taken = facts.script_owners(conn, [w.script_pubkey for w in new_scripts])
-        facts.store_scripts(conn, [w for w in new_scripts if w.script_pubkey not in taken])
-        credits, debits = facts.store_events(conn, result.events)
-        facts.store_tx_facts(conn, result.facts.values())
-        facts.store_blocks(conn, result.blocks)
-        facts.mark_synced(conn, names, stop)
-    return credits, debits, earlier_blocks
-
-
-# What a chunk needs from the store: the derived scripts to watch, the wallets' unspent coins (the
-# scanner's seed), the scripts already used, and how far each branch was derived.
-_Watched = tuple[list[WatchedScript], list[Credit], list[bytes], dict]
-
-
-def _everything_watched(conn: Connection, names: list[str]) -> _Watched:
-    """For a long range: every derived script and every unspent coin of the wallets."""
-    return facts.derived_scripts(conn, names), facts.unspent_coins(conn, names), facts.used_scripts(conn, names), {}
-
-
-def _what_the_blocks_touch(conn: Connection, source: ChainSource, names: list[str], start: int, stop: int) -> _Watched:
-    """For a few blocks (an incremental sync): only the derived scripts their outputs pay and the
-    coins their inputs spend, looked up by key, instead of loading every derived script.
-
-    Nothing else of the store can meet these blocks; scripts derived during the scan are watched
-    as the scan derives them. `used` can stay empty: every stored branch was already derived
-    `gap_limit` scripts past its last used script when that script was found.
-    """
-    paid, spending = _outputs_and_inputs(source, start, stop)
+    names = [w.name for w in rows]
     unspent = [c for c in facts.unspent_coins(conn, names, among_txids=list({o[:32] for o in spending}))
                if c.outpoint.serialize() in spending]
-    # The coins' own scripts too: a walk over parsed blocks finds debits by the spent script.
-    derived = facts.derived_scripts(conn, names, among=paid | {c.script_pubkey for c in unspent})
-    return derived, unspent, [], facts.derived_counts(conn, names)
+    among = set().union(*paid.values()) | {c.script_pubkey for c in unspent}
+    watch = WatchSet({w.name: w.descriptor for w in rows}, {w.name: w.gap_limit for w in rows}, network,
+                     scripts=facts.derived_scripts(conn, names, among=among), ends=facts.derived_counts(conn, names))
+    walk = WalletWalk(watch, {w.name: w.birth_height for w in rows})
+    walk.join(names, unspent)
+    return walk
 
 
-def _outputs_and_inputs(source: ChainSource, start: int, stop: int) -> tuple[set[bytes], set[bytes]]:
-    """Every output script and every spent outpoint (txid + LE32 vout) in blocks start..stop."""
-    raw_blocks = getattr(source, "raw_blocks", None)
-    if raw_blocks is not None:
-        blocks = (Block.parse(raw.block) for raw in raw_blocks(start, stop, with_undo=False))
-    else:
-        blocks = (spent_block.block for spent_block in source.blocks(start, stop))
-    paid: set[bytes] = set()
+def _outputs_and_inputs(blocks: Sequence[tuple[ScannedBlock, BlockItem]]) -> tuple[dict[int, set[bytes]], set[bytes]]:
+    """Each block's output scripts, by height, and every spent outpoint (txid + LE32 vout) of the blocks."""
+    paid: dict[int, set[bytes]] = {}
     spending: set[bytes] = set()
-    for block in blocks:
+    for scanned, item in blocks:
+        block = Block.parse(item.block) if isinstance(item, RawBlock) else item.block
+        scripts = paid[scanned.height] = set()
         for tx in block.transactions:
-            paid.update(out.script_pubkey for out in tx.outputs)
+            scripts.update(out.script_pubkey for out in tx.outputs)
             spending.update(txin.prevout.serialize() for txin in tx.inputs)
     return paid, spending
-
-
-class _Descriptors(Mapping[str, WalletDescriptor]):
-    """The chunk's wallets' descriptors, each parsed the first time a script must be derived from it."""
-
-    def __init__(self, texts: dict[str, str], network: Network) -> None:
-        self._texts = texts
-        self._network = network
-        self._parsed: dict[str, WalletDescriptor] = {}
-
-    def __getitem__(self, name: str) -> WalletDescriptor:
-        if name not in self._parsed:
-            self._parsed[name] = parse_descriptor(self._texts[name], self._network)
-        return self._parsed[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._texts)
-
-    def __len__(self) -> int:
-        return len(self._texts)
-
-
-def known_scripts(derived: Sequence[WatchedScript]) -> set[bytes]:
-    return {w.script_pubkey for w in derived}

@@ -2,7 +2,7 @@
 
 Every block is handed to the kernel and the builder then checks that the kernel's active tip
 *is* that block: `process_block` returning True does not mean it was connected
-(CHAIN-NOTES, pitfall 1).
+(docs/chain-notes.md, pitfall 1).
 """
 
 from __future__ import annotations

@@ -8,181 +8,40 @@ chain against them. The books follow the chain the simulation builds on; after a
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import time as _time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from boveda.bitcoin.block import Block
-from boveda.bitcoin.codec import encode_compact_size
 from boveda.bitcoin.hashes import sha256d
 from boveda.bitcoin.sighash import TxDigests
 from boveda.bitcoin.tx import OutPoint, Transaction, TxIn, TxOut
+from boveda.chain.regtest.books import (  # noqa: F401  (Credit, Debit, ScriptHistory are the simulation's API)
+    _BLOCK_WEIGHT_FOR_TXS,
+    _OP_RETURN,
+    _SEQUENCE_RBF,
+    DUST_SAT,
+    MAX_BLOCK_WEIGHT,
+    MEDIAN_TIME_SPAN,
+    Credit,
+    Debit,
+    ScriptHistory,
+    Utxo,
+    _BlockRecord,
+    _Books,
+    _Fork,
+    _Pending,
+    _witness_size,
+)
+from boveda.chain.regtest.branching import Branching
 from boveda.chain.regtest.builder import COINBASE_MATURITY, RegtestBuilder
-from boveda.chain.regtest.wallets import Branch, SoftwareWallet, WalletKind, seed_from_label
+from boveda.chain.regtest.coin_selection import CoinSelection
 from boveda.errors import BuilderError
-
-MAX_BLOCK_WEIGHT = 4_000_000
-_BLOCK_WEIGHT_FOR_TXS = MAX_BLOCK_WEIGHT - 8_000  # header, transaction count and coinbase
-MEDIAN_TIME_SPAN = 11
-DUST_SAT = 546
-_SEQUENCE_RBF = 0xFFFFFFFD  # what Bitcoin Core's wallet uses; relative lock time stays off
-_OP_RETURN = 0x6A
+from boveda.keys.software_wallet import Branch, SoftwareWallet, WalletKind, seed_from_label
 
 
-@dataclass(frozen=True, slots=True)
-class Credit:
-    """An output paid to a script, confirmed at `height`."""
-
-    txid: bytes
-    vout: int
-    value_sat: int
-    height: int
-
-    @property
-    def outpoint(self) -> OutPoint:
-        return OutPoint(self.txid, self.vout)
-
-    @property
-    def txid_hex(self) -> str:
-        return self.txid[::-1].hex()
-
-
-@dataclass(frozen=True, slots=True)
-class Debit:
-    """An output of a script spent by `spending_txid`, confirmed at `height`."""
-
-    outpoint: OutPoint
-    value_sat: int
-    spending_txid: bytes
-    height: int
-
-    @property
-    def spending_txid_hex(self) -> str:
-        return self.spending_txid[::-1].hex()
-
-
-@dataclass(frozen=True, slots=True)
-class Utxo:
-    outpoint: OutPoint
-    value_sat: int
-    script_pubkey: bytes
-    height: int | None  # None while the transaction that made it waits for a block
-    is_coinbase: bool = False
-
-    def spendable_at(self, height: int) -> bool:
-        """Whether a transaction in block `height` may spend it (coinbase maturity)."""
-        return not self.is_coinbase or height - self.height >= COINBASE_MATURITY
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptHistory:
-    script_pubkey: bytes
-    credits: tuple[Credit, ...]
-    debits: tuple[Debit, ...]
-
-    @property
-    def balance_sat(self) -> int:
-        return sum(c.value_sat for c in self.credits) - sum(d.value_sat for d in self.debits)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    tx: Transaction
-    txid: bytes
-    fee_sat: int
-    weight: int
-
-
-@dataclass(frozen=True, slots=True)
-class _BlockRecord:
-    """One block of the chain being built, and the book entries it made (in order, for undoing)."""
-
-    height: int
-    hash: bytes
-    time: int
-    credits: tuple[Utxo, ...]
-    debits: tuple[tuple[Utxo, bytes], ...]  # (spent coin, spending txid)
-    wallets_changed: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Fork:
-    from_height: int
-    displaced: tuple[_BlockRecord, ...]  # the blocks the branch competes with
-
-
-class _Books:
-    """The builder's accounting of one chain: coins, per-script histories, per-wallet balances."""
-
-    def __init__(self) -> None:
-        self.coins: dict[OutPoint, Utxo] = {}
-        self.credits: dict[bytes, list[Credit]] = {}
-        self.debits: dict[bytes, list[Debit]] = {}
-        self.wallet_coins: dict[str, dict[OutPoint, Utxo]] = {}
-        self.balance_steps: dict[str, list[tuple[int, int]]] = {}  # (height, balance after that block)
-
-    def add_wallet(self, name: str) -> None:
-        self.wallet_coins[name] = {}
-        self.balance_steps[name] = []
-
-    def apply(self, record: _BlockRecord, owner_of) -> None:
-        height = record.height
-        changes: dict[str, int] = {}
-        # Credits and debits interleave in block order; a coin made and spent in the same block
-        # is credited before it is debited, so credits go first.
-        for coin in record.credits:
-            self.coins[coin.outpoint] = coin
-            self.credits.setdefault(coin.script_pubkey, []).append(
-                Credit(coin.outpoint.txid, coin.outpoint.vout, coin.value_sat, height)
-            )
-            owner = owner_of(coin.script_pubkey)
-            if owner is not None:
-                self.wallet_coins[owner][coin.outpoint] = coin
-                changes[owner] = changes.get(owner, 0) + coin.value_sat
-        for coin, spending_txid in record.debits:
-            del self.coins[coin.outpoint]
-            self.debits.setdefault(coin.script_pubkey, []).append(
-                Debit(coin.outpoint, coin.value_sat, spending_txid, height)
-            )
-            owner = owner_of(coin.script_pubkey)
-            if owner is not None:
-                del self.wallet_coins[owner][coin.outpoint]
-                changes[owner] = changes.get(owner, 0) - coin.value_sat
-        for name in record.wallets_changed:
-            steps = self.balance_steps[name]
-            steps.append((height, (steps[-1][1] if steps else 0) + changes.get(name, 0)))
-
-    def undo(self, record: _BlockRecord, owner_of) -> None:
-        for name in record.wallets_changed:
-            self.balance_steps[name].pop()
-        for coin, _ in reversed(record.debits):
-            self.coins[coin.outpoint] = coin
-            self.debits[coin.script_pubkey].pop()
-            owner = owner_of(coin.script_pubkey)
-            if owner is not None:
-                self.wallet_coins[owner][coin.outpoint] = coin
-        for coin in reversed(record.credits):
-            del self.coins[coin.outpoint]
-            self.credits[coin.script_pubkey].pop()
-            owner = owner_of(coin.script_pubkey)
-            if owner is not None:
-                del self.wallet_coins[owner][coin.outpoint]
-
-
-def _witness_size(witnesses: Sequence[tuple[bytes, ...]]) -> int:
-    """Bytes the witness adds to a serialised transaction (marker, flag and every stack)."""
-    size = 2
-    for stack in witnesses:
-        size += len(encode_compact_size(len(stack)))
-        for item in stack:
-            size += len(encode_compact_size(len(item))) + len(item)
-    return size
-
-
-class Simulation:
+class Simulation(Branching, CoinSelection):
     """Owns a RegtestBuilder on a fresh data directory, a miner wallet and any number of named wallets.
 
     Payments are built and signed at once and wait in a queue; `mine` puts them in the next
@@ -332,31 +191,6 @@ class Simulation:
             if coin is not None:
                 return name, coin
         raise BuilderError(f"{outpoint} is not an unspent coin of any wallet of the simulation")
-
-    def _fee_for(self, input_vbytes: Iterable[int], outputs: Iterable[TxOut]) -> int:
-        # version, locktime, counts, segwit marker: 10.5 vB, rounded up with the rest
-        vbytes = 11 + sum(input_vbytes) + sum(9 + len(o.script_pubkey) for o in outputs)
-        return vbytes * self.feerate_sat_vb
-
-    def _select(self, name: str, amount_sat: int, outputs: Sequence[TxOut]) -> tuple[list[Utxo], int]:
-        """Oldest coins first until they cover `amount_sat` and the fee (with a change output)."""
-        wallet = self._wallets[name]
-        change_out = TxOut(0, bytes(34 if wallet.kind != WalletKind.WPKH else 22))
-        next_height = self.height + 1
-        chosen: list[Utxo] = []
-        total = fee = 0
-        for coin in self._spendable[name].values():
-            if not coin.spendable_at(next_height):
-                continue
-            chosen.append(coin)
-            total += coin.value_sat
-            fee = self._fee_for((wallet.input_vbytes,) * len(chosen), (*outputs, change_out))
-            if total >= amount_sat + fee:
-                return chosen, fee
-        raise BuilderError(
-            f"wallet {name!r} cannot pay {amount_sat} sat plus fee: "
-            f"it has {total} sat spendable at height {next_height}"
-        )
 
     def pay(
         self,
@@ -513,17 +347,6 @@ class Simulation:
             raise BuilderError(f"{len(times)} times given for {count} blocks")
         return tuple(self.mine(time=None if times is None else times[i]) for i in range(count))
 
-    def _submit_branch_block(self, block: Block, height: int) -> None:
-        builder = self.builder
-        builder.submit_branch_block(block)
-        competing_height = self._fork.from_height + len(self._fork.displaced)
-        if builder.tip.hash == block.hash:
-            self._fork = None  # the branch is now the active chain
-        elif height > competing_height:
-            raise BuilderError(
-                f"the branch is longer (height {height} > {competing_height}) but the kernel did not switch to it"
-            )
-
     def _connect(self, block: Block, height: int, txids: Sequence[bytes]) -> None:
         owner = self._owner.get
         credits: list[Utxo] = []
@@ -557,70 +380,25 @@ class Simulation:
             if name is not None and (coin.is_coinbase or coin.outpoint in spendable[name]):
                 spendable[name][coin.outpoint] = coin  # now with its height
 
-    # -- reorgs ----------------------------------------------------------------------
-
-    def fork(self, from_height: int) -> None:
-        """Builds the next blocks on the block at `from_height`, competing with the blocks above it.
-
-        The kernel keeps its chain until the branch is longer, then switches to it. The books
-        follow the chain being built: from here on, the branch.
-        """
-        if self._pending:
-            raise BuilderError("mine or discard the queued transactions before forking")
-        if self._fork is not None:
-            raise BuilderError("a branch is already being built; mine it until it wins, or abandon_fork()")
-        if not 0 <= from_height < self.height:
-            raise BuilderError(f"fork height {from_height} must be below the tip height {self.height}")
-        displaced = tuple(self._chain[from_height + 1 :])
-        self._disconnect_to(from_height)
-        self._fork = _Fork(from_height, displaced)
-
-    def abandon_fork(self) -> None:
-        """Gives up a branch that has not won: the books return to the kernel's active chain."""
-        if self._fork is None:
-            raise BuilderError("no branch is being built")
-        if self._pending:
-            raise BuilderError("mine or discard the queued transactions first")
-        fork, self._fork = self._fork, None
-        self._disconnect_to(fork.from_height)
-        for record in fork.displaced:
-            self._books.apply(record, self._owner.get)
-            self._chain.append(record)
-        self._reset_spendable()
-
-    def _disconnect_to(self, height: int) -> None:
-        while self.height > height:
-            self._books.undo(self._chain.pop(), self._owner.get)
-        self._reset_spendable()
-
     # -- the books -------------------------------------------------------------------
 
     def history(self, script_pubkey: bytes) -> ScriptHistory:
-        return ScriptHistory(
-            script_pubkey,
-            tuple(self._books.credits.get(script_pubkey, ())),
-            tuple(self._books.debits.get(script_pubkey, ())),
-        )
+        return self._books.history(script_pubkey)
 
     def scripts(self) -> tuple[bytes, ...]:
         """Every script that has been paid on the chain being built (OP_RETURN outputs aside)."""
-        return tuple(s for s, credits in self._books.credits.items() if credits)
+        return self._books.scripts()
 
     def utxos(self, name: str | None = None) -> tuple[Utxo, ...]:
         """Confirmed unspent coins of wallet `name`, or of every script when `name` is None."""
-        if name is None:
-            return tuple(self._books.coins.values())
-        self.wallet(name)
-        return tuple(self._books.wallet_coins[name].values())
+        if name is not None:
+            self.wallet(name)
+        return self._books.utxos(name)
 
     def balance_sat(self, name: str, height: int | None = None) -> int:
         """What wallet `name` held after block `height` (default: the tip) of the chain being built."""
         self.wallet(name)
-        if height is None:
-            height = self.height
-        steps = self._books.balance_steps[name]
-        at = bisect.bisect_right(steps, height, key=lambda step: step[0])
-        return steps[at - 1][1] if at else 0
+        return self._books.balance_sat(name, self.height if height is None else height)
 
     def wallet_scripts(self, name: str) -> tuple[bytes, ...]:
         return self.wallet(name).derived_script_pubkeys()
