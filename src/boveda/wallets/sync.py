@@ -316,6 +316,7 @@ class Syncer:
 def _store_chunk(conn: Connection, entered: list[WatchedScript], finds: Finds, names: list[str], stop: int
                  ) -> tuple[int, int]:
     """One chunk's facts and the wallets' new synced height, in the caller's one transaction."""
+    facts.as_cache(conn)
     taken = facts.script_owners(conn, [w.script_pubkey for w in entered])
     facts.store_scripts(conn, [w for w in entered if w.script_pubkey not in taken])
     counts = facts.store_events(conn, finds.events.values())
