@@ -9,37 +9,20 @@ chromedriver so that it never downloads one.
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 import pytest
+from _browser import CHROMEDRIVER, CHROMIUM, require_browser
 from test_statement import sample_statement
 
 from boveda.report import SeriesBasis, render_html
 
-CHROMIUM = os.environ.get("BOVEDA_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("BOVEDA_CHROMEDRIVER", "/usr/bin/chromedriver")
-
 pytestmark = pytest.mark.browser
-
-
-def _require_browser() -> None:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package")
-    if not missing:
-        return
-    message = f"headless Chromium is unavailable: missing {', '.join(missing)}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: browser tests must run)")
-    pytest.skip(message)
 
 
 @pytest.fixture
 def browser(tmp_path: Path):
-    _require_browser()
+    require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _browser import CHROMEDRIVER, CHROMIUM, require_browser
 from _site import demo_folder, serving
 
 from boveda.bitcoin.network import Network
@@ -28,26 +29,10 @@ from boveda.service.wallets import sync_book
 from boveda.wallets.registry import register_wallet
 from boveda.web import SiteConfig
 
-CHROMIUM = os.environ.get("BOVEDA_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("BOVEDA_CHROMEDRIVER", "/usr/bin/chromedriver")
 COIN = 100_000_000
 LIVE_WITHIN_S = 2.0
 
 pytestmark = pytest.mark.browser
-
-
-def _require_browser() -> None:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package")
-    if not missing:
-        return
-    message = f"headless Chromium is unavailable: missing {', '.join(missing)}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: browser tests must run)")
-    pytest.skip(message)
 
 
 def _chromium(profile: Path):
@@ -67,7 +52,7 @@ def _chromium(profile: Path):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    _require_browser()
+    require_browser()
     driver = _chromium(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield driver
