@@ -11,6 +11,7 @@ import contextlib
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from boveda.bitcoin.network import Network
@@ -25,7 +26,7 @@ from boveda.wallets.sync import network_to_sync, parse_network
 DEFAULT_DATADIR = "~/.bitcoin"
 
 
-class Route:
+class Route(StrEnum):
     """The two ways to the chain, as the book remembers them."""
 
     RPC = "rpc"
@@ -123,7 +124,7 @@ def remember_route(book: Book, route: ChainRoute) -> None:
     """Keeps the route for the next command (call once it opened): the URL without credentials."""
     with book.store.write() as (conn, _head):
         facts.put_setting(conn, "network", route.network.value)
-        facts.put_setting(conn, "chain_route", Route.RPC if route.is_rpc else Route.DATADIR)
+        facts.put_setting(conn, "chain_route", (Route.RPC if route.is_rpc else Route.DATADIR).value)
         if route.datadir is not None and (not route.is_rpc or route.endpoint().cookie_path is not None):
             facts.put_setting(conn, "datadir", route.datadir)
         if route.shown_url is not None:
