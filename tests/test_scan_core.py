@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_scanner import play  # one player of simulated operations for both scanner test modules
 
 from boveda.bitcoin.block import Block
 from boveda.bitcoin.codec import encode_compact_size
@@ -219,24 +220,6 @@ operations = st.lists(
     ),
     min_size=1, max_size=12,
 )
-
-
-def play(sim: Simulation, ops) -> None:
-    for op in ops:
-        if op[0] == "mine":
-            sim.mine_blocks(op[1])
-            continue
-        coins = sim.spendable(op[1])
-        spendable = sum(c.value_sat for c in coins)
-        if spendable < 100_000:
-            continue
-        if op[0] == "sweep":
-            sim.sweep(op[1], sim.receive_script(op[2]))
-        else:
-            _, source, target, per_mille, count = op
-            each = max(1_000, spendable * per_mille // 1000 // (count + 1))
-            sim.pay(source, [(sim.receive_script(target), each) for _ in range(count)])
-    sim.mine()
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
