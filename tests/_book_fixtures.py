@@ -267,7 +267,9 @@ def boveda_cli() -> click.Group:
 
 def run_cli(location: str, *args: str, input: str | None = None) -> Result:
     """Run ``boveda --book LOCATION ARGS`` in-process."""
-    return CliRunner().invoke(boveda_cli(), ["--book", location, *args], input=input, catch_exceptions=False)
+    # A PostgreSQL book refuses a change without an operator (BOVEDA_OPERATOR / --by).
+    env = {"BOVEDA_OPERATOR": os.environ.get("BOVEDA_OPERATOR", "test-operator")}
+    return CliRunner(env=env).invoke(boveda_cli(), ["--book", location, *args], input=input, catch_exceptions=False)
 
 
 def cli_command(*args: str) -> list[str]:

@@ -86,7 +86,7 @@ TAMPERING: list[tuple[str, list[str], int | None, str]] = [
     ("delete the first event", ["DELETE FROM audit_events WHERE seq = 1"], 1, "event 1 is missing"),
     ("delete the last event", ["DELETE FROM audit_events WHERE seq = 12"], 12, "event 12"),
     ("insert a garbage event",
-     ["INSERT INTO audit_events VALUES (13, 'reserve.added', 'x', '{}', '" + "0" * 64 + "', '" + "0" * 64 + "')"],
+     ["INSERT INTO audit_events (seq, kind, recorded_at, payload, prev_hash, hash) VALUES (13, 'reserve.added', 'x', '{}', '" + "0" * 64 + "', '" + "0" * 64 + "')"],
      13, "event 13"),
     ("reorder two events",
      ["UPDATE audit_events SET seq = 1000 WHERE seq = 3", "UPDATE audit_events SET seq = 3 WHERE seq = 4",
@@ -159,7 +159,7 @@ def test_a_well_formed_event_appended_behind_the_tools_back_is_found(populated: 
     payload = canonical_json({"code": "MX", "name": "Mexico", "no_sale": False, "address_cap_sat": None})
     at = "2025-03-07T00:00:00.000000Z"
     forged = event_hash(head.seq + 1, "reserve.added", at, payload, head.hash_hex)
-    raw_sql(populated.store.location, "INSERT INTO audit_events VALUES (?, ?, ?, ?, ?, ?)",
+    raw_sql(populated.store.location, "INSERT INTO audit_events (seq, kind, recorded_at, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
             params=(head.seq + 1, "reserve.added", at, payload, head.hash_hex, forged))
     report = populated.verify()
     assert not report.ok

@@ -11,8 +11,9 @@ from alembic.migration import MigrationContext
 from boveda.book import Book, BookError
 from boveda.book.schema import BOOK_TABLES, metadata
 from boveda.book.store import Store, head_revision
+from boveda.labels.tables import LABEL_TABLES
 
-BOOK_TABLE_NAMES = {table.name for table in BOOK_TABLES}
+BOOK_TABLE_NAMES = {table.name for table in (*BOOK_TABLES, *LABEL_TABLES)}
 
 
 def _book_objects_only(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]

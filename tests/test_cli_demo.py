@@ -29,6 +29,32 @@ def test_demo_builds_scans_and_agrees_with_the_builder(tmp_path):
     assert "6126.49985990" in vault  # SV's holdings after the 14-address split
 
 
+def test_demo_tells_its_story_in_plain_words_and_unwrapped_commands(tmp_path):
+    """Issue 14, item 7: planted findings explained, the difference accounted for, lots shown, counts in the
+    singular where there is one, and every copy-paste command on one line when stdout is not a terminal."""
+    result = subprocess.run([*BOVEDA, "demo"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                            env={k: v for k, v in os.environ.items() if k != "COLUMNS"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "planted 3 kinds of irregularity" in out and "what each would mean in real life" in out
+    for kind in ("claimed purchase is internal (3 findings)", "unrecorded outflow (1 finding)",
+                 "amount mismatch (1 finding)"):
+        assert kind in out
+    assert "matches the builder" in out and "builder agrees" not in out
+    assert "+ 0.00008000 (network fees those flagged transactions paid" in out
+    assert "taproot outputs (P2TR) carry their public key" in out
+    assert {"allocated:reserve", "allocated:restitution", "allocated:sharing", "forfeited"} <= set(out.split())
+    assert "1 movement —" in out and "1 address," in out and "1 movements" not in out and "1 addresses" not in out
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and folders[0].name.startswith("boveda-demo-")  # what .gitignore's boveda-demo-*/ covers
+    checks = [line.strip() for line in out.splitlines() if "check it yourself:" in line]
+    assert len(checks) == 2
+    for line in checks:
+        command = line.split("check it yourself: ", 1)[1].split()
+        assert command[0] == "boveda" and command[-2:] == ["--network", "regtest"]  # whole, on one line
+        assert Path(command[2]).is_file()
+
+
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):
     (tmp_path / "something").write_text("keep me")
     result = run("demo", "--dir", str(tmp_path))

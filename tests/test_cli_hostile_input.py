@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 import pytest
 from _reserve_chain import CASE, LABEL, RESERVE, build_reserve_chain
+from _spend_baselines import spend_baselines
 from click.testing import CliRunner
 
 from boveda.book import Book
@@ -121,7 +122,9 @@ def baselines(w: World, out: Path) -> dict[str, dict[str, str]]:
         "transfer add": {"from_account": f"reserve:{RESERVE}", "to_account": "external:victims", "amount_sat": "0.1",
                          "txid": txid, "reason": "restitution", "order": "order", "fee_sat": "0.0001",
                          "date_text": "2025-01-02"},
-        "lots": {}, "journal": {}, "balances": {},
+        "lots": {}, "balances": {},
+        "journal": {"account": f"reserve:{RESERVE}", "from_date": "2025-01-01", "to_date": "2025-12-31",
+                    "kind_text": "purchase", "txid": txid},
         "export": {"file": str(out)},
         "import": {"file": str(w.export)},
         "audit verify": {"expect_head": "0" * 64},
@@ -136,7 +139,8 @@ def baselines(w: World, out: Path) -> dict[str, dict[str, str]]:
         "wallet addresses": {"name": "hot"},
         "reconcile": {"reserve": RESERVE, "at_height": "104", "datadir": str(w.datadir), "network_name": "regtest",
                       "rpc_url": ""},
-        "statement": {"reserve": RESERVE, "at_height": "104", "period_from": "2009-01-03", "period_to": "2030-01-01",
+        "statement": {"reserve": RESERVE, "at_height": "104", "period_from": "2009-01-03", "period_to": "",
+                      "currency": "USD",
                       "output_format": "csv", "out": str(out)},
         "prove": {"reserve": RESERVE, "at_height": "104", "challenge": "nonce", "out_path": str(out),
                   "seed_label": LABEL, "psbt_dir": "", "datadir": "", "network_name": "", "rpc_url": ""},
@@ -145,7 +149,26 @@ def baselines(w: World, out: Path) -> dict[str, dict[str, str]]:
                    "rpc_url": ""},
         "alerts": {},
         "alerts ack": {"alert_id": "1", "by": "M. Ortiz"},
+        "height": {"day": "2025-01-02", "zone": "America/El_Salvador"},
+        "facts verify": {"datadir": str(w.datadir), "network_name": "regtest", "rpc_url": ""},
+        "facts repair": {"datadir": str(w.datadir), "network_name": "regtest", "rpc_url": ""},
+        "labels import": {"file": str(Path(__file__).parent / "data" / "bip329" / "bip-0329-example.jsonl")},
+        "labels export": {"holding": f"reserve:{RESERVE}", "out_path": str(out)},
+        "entry reverse": {"entry_id": "1", "reason": "wrong", "order": "memo 1", "resolves": "finding",
+                          "date_text": "2025-01-02"},
+        "entry adjust": {"entry_id": "1", "amount_sat": "0.5", "reason": "typo", "order": "memo", "resolves": "finding",
+                         "date_text": "2025-01-02"},
+        "prices import": {"file": str(_price_file(w.folder)), "source": "BCR"},
+        "prices list": {"currency": "USD"},
+        **spend_baselines(w, out),
     }
+
+
+def _price_file(folder: Path) -> Path:
+    path = folder / "prices.csv"
+    if not path.exists():
+        path.write_text("date,currency,price\n2025-01-02,USD,98000.50\n", encoding="utf-8")
+    return path
 
 
 def leaf_commands(group: click.Group = cli, prefix: str = "") -> list[tuple[str, click.Command]]:

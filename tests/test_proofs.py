@@ -396,7 +396,7 @@ def test_prove_and_finalize_from_the_command_line(chain, tmp_path):
     [
         (None, "no bundle file at"),
         ("{not json", "is not JSON"),
-        ('{"version": 2}', "bundle version 2 is not known"),
+        ('{"version": 3}', "bundle version 3 is not known"),
         ('{"version": 1, "reserve": "R"}', "bundle field network is missing"),
     ],
 )

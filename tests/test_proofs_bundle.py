@@ -56,7 +56,7 @@ def test_a_well_formed_document_parses_and_round_trips():
 @pytest.mark.parametrize(
     "path, value, named",
     [
-        (("version",), 2, "bundle version 2 is not known"),
+        (("version",), 3, "bundle version 3 is not known"),
         (("version",), "1", "bundle field version must be an integer"),
         (("height",), 1.5, "bundle field height must be an integer"),
         (("height",), True, "bundle field height must be an integer"),

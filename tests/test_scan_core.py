@@ -440,3 +440,20 @@ def test_the_kernel_route_and_the_compiled_walk_share_one_scanners_unspent_outpu
     assert pure.unspent == fast.unspent and pure.unspent
     assert pure.scan_raw_block(next_height, next_data) == fast.scan_raw_block(next_height, next_data)
     assert pure.unspent == fast.unspent
+
+
+@given(data=st.binary(max_size=300), key=st.binary(min_size=8, max_size=8), offset=st.integers(0, 2**40))
+@settings(max_examples=300, deadline=None)
+def test_the_compiled_xor_deobfuscates_as_numpy_does(data, key, offset):
+    from boveda.chain import blockfile_records
+
+    compiled = blockfile_records._compiled_xor
+    if compiled is None:
+        pytest.skip("no compiled walk on this machine")
+    blockfile_records._compiled_xor = None  # the numpy way
+    try:
+        expected = blockfile_records.deobfuscate(data, key, offset)
+    finally:
+        blockfile_records._compiled_xor = compiled
+    assert blockfile_records.deobfuscate(data, key, offset) == expected
+    assert expected == bytes(b ^ key[(offset + i) % 8] for i, b in enumerate(data))

@@ -165,7 +165,7 @@ def test_holdings_by_source_take_outflows_pro_rata_and_keep_the_total():
 
 def test_the_table_for_a_terminal():
     text = render_table(sample_statement())
-    for heading in ("BOOK VS CHAIN", "IRREGULARITIES", "HOLDINGS AT HEIGHT", "MOVEMENTS", "DISCREPANCIES",
+    for heading in ("BOOK VS CHAIN", "FINDINGS IN PLAIN WORDS", "HOLDINGS AT HEIGHT", "MOVEMENTS", "DISCREPANCIES",
                     "JOURNAL ENTRIES CITING NO TRANSACTION"):
         assert heading in text
     assert "[critical] 3.00000000 BTC recorded as purchases" in text

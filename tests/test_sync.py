@@ -32,10 +32,11 @@ from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.kernel import KernelSource
 from boveda.chain.regtest.builder import COINBASE_MATURITY
 from boveda.chain.regtest.simulation import Simulation
-from boveda.keys.software_wallet import Branch, WalletKind
 from boveda.errors import WalletError
+from boveda.keys.software_wallet import Branch, WalletKind
 from boveda.wallets import sync as sync_module
 from boveda.wallets.descriptors import WalletDescriptor, descriptor_checksum
+from boveda.wallets.facts_seal import seal_problems
 from boveda.wallets.registry import register_wallet
 from boveda.wallets.report import wallet_state
 from boveda.wallets.sync import sync
@@ -135,6 +136,7 @@ def chain_order(sim: Simulation) -> dict[str, tuple[int, int]]:
 def assert_book_equals_simulation(book: Book, sim: Simulation, names=tuple(KINDS)) -> None:
     order = chain_order(sim)
     with book.store.read() as conn:
+        assert seal_problems(conn) == []  # every way a sync writes reseals what it wrote
         for name in names:
             for height in range(sim.height + 1):
                 state = wallet_state(conn, name, REGTEST, height)

@@ -26,7 +26,7 @@ BOVEDA = [str(Path(sys.executable).with_name("boveda"))]  # the console script, 
 
 
 def boveda(book: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {"BOVEDA_OPERATOR": "test-operator", **os.environ, "COLUMNS": "200"}  # a PostgreSQL book names who writes
     return subprocess.run([*BOVEDA, "--book", book, *args], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
 

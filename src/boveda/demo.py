@@ -13,15 +13,17 @@ from pathlib import Path
 from boveda.bitcoin.network import Network
 from boveda.book import Book
 from boveda.book.audit import AuditReport
+from boveda.book.domain import Lot
 from boveda.errors import BovedaError
 from boveda.proofs.demo import ProvedReserve, prove_and_verify
 from boveda.reconcile.explain import explain
-from boveda.service.reserve import reserve_statement, reserve_view
 from boveda.reconcile.model import Reconciliation
 from boveda.report.render_html import render_html
 from boveda.scenario.book import record_book
 from boveda.scenario.load import load_scenario
 from boveda.scenario.run import BuiltScenario, build_scenario, planned_block_count
+from boveda.service.integrity import verify_book
+from boveda.service.reserve import reserve_statement, reserve_view
 from boveda.service.wallets import SyncProgress, reserve_exposure, sync_book, wallet_view
 from boveda.wallets.report import ExposureReport
 from boveda.wallets.sync import SyncReport
@@ -62,6 +64,7 @@ class DemoResult:
     reserves: tuple[ReserveSummary, ...]
     proofs: tuple[ProvedReserve, ...]
     audit: AuditReport
+    lots: tuple[Lot, ...] = ()  # the custody cases' lots, in every state they reached
 
 
 class Progress:
@@ -91,7 +94,7 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
 
     book_location = str(folder / "boveda.db")
     Book.init(book_location)
-    with Book.open(book_location) as book:
+    with Book.open(book_location, operator="demo") as book:  # every audited event names who recorded it
         progress.stage("Recording the book and registering wallets by descriptor", len(built.book_records))
         record_book(book, built, NETWORK)
         progress.advance(len(built.book_records))
@@ -111,8 +114,9 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
         progress.stage("Proving each reserve at the tip (BIP-322) and verifying the bundles", len(reserves))
         proofs = tuple(prove_and_verify(book, built, folder))
         progress.advance(len(reserves))
-        audit = book.verify()
-    return DemoResult(folder, book_location, built, sync_report, wallets, tuple(reserves), proofs, audit)
+        audit = verify_book(book)
+        lots = tuple(book.lots())
+    return DemoResult(folder, book_location, built, sync_report, wallets, tuple(reserves), proofs, audit, lots)
 
 
 def _wallet_summaries(book: Book, built: BuiltScenario) -> tuple[WalletSummary, ...]:

@@ -25,27 +25,27 @@ from typing import TextIO
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from boveda.book import queries, recording
+from boveda.book import recording
 from boveda.book.audit import AuditEvent, AuditReport, append, iter_events, seal, verify
 from boveda.book.checks import check_text, parse_date, parse_recorded_at
 from boveda.book.domain import (
     Account,
     AuditHead,
-    Balance,
     Case,
     Entry,
     EntryKind,
     Lot,
     LotState,
-    LotTransition,
     Partner,
+    Price,
     Reserve,
     Wallet,
-    as_account,
 )
 from boveda.book.errors import BookError
 from boveda.book.events import AlertAcknowledged, BookEvent
 from boveda.book.export import ImportResult, export_to_file, import_events, read_export, write_export
+from boveda.book.operators import resolve_operator
+from boveda.book.reading import BookReads
 from boveda.book.recording import TRANSFER_KINDS
 from boveda.book.state import StateView, apply
 from boveda.book.store import DbState, Store, database_error, describe, head_revision, read_head, write_effects
@@ -76,13 +76,18 @@ class _Tx:
     head: AuditHead
 
 
-class Book:
+class Book(BookReads):
     """One book of record. Open with :meth:`open` (existing) or :meth:`init` then :meth:`open`."""
 
-    def __init__(self, store: Store, *, clock: Clock = utc_now) -> None:
+    def __init__(self, store: Store, *, clock: Clock = utc_now, operator: str | None = None,
+                 approved_by: str | None = None, operator_required: bool = False) -> None:
         self.store = store
         self.clock = clock
         self._tx: _Tx | None = None
+        self.operator = operator
+        self.approved_by = approved_by
+        # The faces (CLI, web) set this: every change they record names its operator (see boveda.book.operators).
+        self.operator_required = operator_required
 
     # -- opening --------------------------------------------------------------------------
 
@@ -101,10 +106,14 @@ class Book:
         return InitResult(location, before, after)
 
     @classmethod
-    def open(cls, location: str, *, create: bool = False, clock: Clock = utc_now) -> Book:
+    def open(cls, location: str, *, create: bool = False, clock: Clock = utc_now, operator: str | None = None,
+             approved_by: str | None = None, operator_required: bool = False) -> Book:
         """Open the book at ``location`` (a SQLite path or a postgresql:// URL).
 
         With ``create=True`` a missing book is created first (an existing one is opened as is).
+        Every change is recorded as made by ``operator`` and approved by ``approved_by``. With
+        ``operator_required`` a change without an operator is refused on PostgreSQL, and made by
+        the OS user on SQLite.
         """
         if create:
             store = Store(location, create=True)
@@ -115,7 +124,8 @@ class Book:
                 raise
         else:
             store = Store(location)
-        return cls(store, clock=clock)
+        return cls(store, clock=clock, operator=operator, approved_by=approved_by,
+                   operator_required=operator_required)
 
     def close(self) -> None:
         self.store.close()
@@ -151,12 +161,20 @@ class Book:
             with self.atomic():
                 return self.record(build)
         tx = self._tx
+        operator = self.operator
+        if operator is not None:
+            operator = check_text(operator, what="operator (--by)")
+        elif self.operator_required:
+            operator = self.operator = resolve_operator(None, is_sqlite=self.store.is_sqlite)
+        approved_by = None if self.approved_by is None else check_text(self.approved_by,
+                                                                        what="approver (--approved-by)")
         state = DbState(tx.conn)
         event = build(state)
         recorded_at = self._recorded_at()
         effects = apply(state, event, recorded_on=parse_recorded_at(recorded_at))
+        sealed = seal(tx.head, event, recorded_at, operator=operator, approved_by=approved_by)
         write_effects(tx.conn, effects)
-        tx.head = append(tx.conn, seal(tx.head, event, recorded_at))
+        tx.head = append(tx.conn, sealed)
         return event
 
     def effective_date(self, value: date | str | None) -> date:
@@ -249,15 +267,20 @@ class Book:
         order: str | None = None,
         fee_sat: int | None = None,
         date: date | str | None = None,
+        wallets: tuple[str, str] | None = None,
     ) -> Entry:
         """Coins moved from one account to another; the kind follows from the two accounts.
+
+        ``wallets`` (paying, receiving) names the two wallets of a move, required (with its fee) for a
+        move between two wallets of one holding (``from_account == to_account``), an internal transfer.
 
         ``fee_sat`` is a miners' fee paid on top by ``from_account`` (booked to ``expense:fees``).
         Restitution, release and sharing need ``order``. Coins leave custody only through a lot
         (``allocate_lot``/``release_lot``).
         """
         return recording.add_transfer(self, from_account=from_account, to_account=to_account, amount_sat=amount_sat,
-                                      txid=txid, reason=reason, order=order, fee_sat=fee_sat, date=date)
+                                      txid=txid, reason=reason, order=order, fee_sat=fee_sat, date=date,
+                                      wallets=wallets)
 
     def record_entry(
         self,
@@ -273,6 +296,24 @@ class Book:
         """Any journal entry: ``postings`` are ``(account, amount_sat)``, positive received, negative given."""
         return recording.record_entry(self, kind, postings, txids=txids, authority_ref=authority_ref, memo=memo,
                                       price_usd_cents=price_usd_cents, date=date)
+
+    def reverse_entry(self, entry_id: int, *, reason: str, order: str, resolves: str | None = None,
+                      date: date | str | None = None) -> Entry:
+        """Append the entry undoing entry ``entry_id`` (which stays as it was); returns the reversal."""
+        return recording.reverse_entry(self, entry_id, reason=reason, order=order, resolves=resolves, date=date)
+
+    def adjust_entry(self, entry_id: int, *, amount_sat: int, reason: str, order: str | None = None,
+                     resolves: str | None = None, date: date | str | None = None) -> Entry:
+        """Append the entry bringing what entry ``entry_id`` claims to ``amount_sat``; returns the adjustment."""
+        return recording.adjust_entry(self, entry_id, amount_sat=amount_sat, reason=reason, order=order,
+                                      resolves=resolves, date=date)
+
+    def import_prices(self, prices: Sequence[Price], *, replace: bool = False) -> tuple[Price, ...]:
+        """Record prices per BTC (one audited event); a stored day's price changes only with ``replace``.
+
+        Returns the prices stored (new or changed; the same price again changes nothing).
+        """
+        return recording.import_prices(self, prices, replace=replace)
 
     def add_wallet(
         self,
@@ -296,68 +337,6 @@ class Book:
                                   alert_kind, holding, txid)
         self.record(lambda state: event)
         return self._recorded_at()
-
-    # -- reading (boveda.book.queries) ----------------------------------------------------
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        if self._tx is not None:
-            yield self._tx.conn
-        else:
-            with self.store.read() as conn:
-                yield conn
-
-    def reserves(self) -> tuple[Reserve, ...]:
-        with self._reading() as conn:
-            return queries.reserves(conn)
-
-    def partners(self) -> tuple[Partner, ...]:
-        with self._reading() as conn:
-            return queries.partners(conn)
-
-    def cases(self) -> tuple[Case, ...]:
-        with self._reading() as conn:
-            return queries.cases(conn)
-
-    def wallets(self) -> tuple[Wallet, ...]:
-        with self._reading() as conn:
-            return queries.wallets(conn)
-
-    def lots(self, *, parent_lot_id: int | None = None) -> tuple[Lot, ...]:
-        """Every lot, or only the remainders split from ``parent_lot_id``."""
-        with self._reading() as conn:
-            return queries.lots(conn, parent_lot_id=parent_lot_id)
-
-    def lot(self, lot_id: int) -> Lot | None:
-        with self._reading() as conn:
-            return queries.lot(conn, lot_id)
-
-    def lot_transitions(self, lot_id: int | None = None) -> tuple[LotTransition, ...]:
-        with self._reading() as conn:
-            return queries.lot_transitions(conn, lot_id)
-
-    def balances(self) -> tuple[Balance, ...]:
-        """Every account's balance in satoshis (holdings positive; sources such as exchanges negative)."""
-        with self._reading() as conn:
-            return queries.balances(conn)
-
-    def balance(self, account: Account | str) -> int:
-        account = as_account(account)
-        with self._reading() as conn:
-            return queries.balance(conn, account)
-
-    def iter_journal(self, *, chunk: int = 10_000) -> Iterator[Entry]:
-        """Every entry in order, streamed."""
-        with self._reading() as conn:
-            yield from queries.iter_journal(conn, chunk=chunk)
-
-    def journal(self) -> tuple[Entry, ...]:
-        return tuple(self.iter_journal())
-
-    def entries_citing(self, txid: str) -> tuple[Entry, ...]:
-        """The entries that cite ``txid`` (for reconciliation)."""
-        with self._reading() as conn:
-            return queries.entries_citing(conn, txid)
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -5,7 +5,10 @@ Event ``n`` is stored with its canonical payload and
     hash_n = SHA-256( canonical_json({"kind": …, "payload": …, "prev_hash": hash_(n-1),
                                       "recorded_at": …, "seq": n}) )
 
-as lower-case hex, with ``hash_0`` = 64 zeros. Canonical JSON is UTF-8, keys sorted, no
+as lower-case hex, with ``hash_0`` = 64 zeros. An event recorded with an operator (schema 0005
+on) also hashes ``"operator"`` and, when there is one, ``"approved_by"`` — the same canonical
+document with those keys added — so an event without them (every event of an older book)
+keeps its hash, and who did what cannot be changed without breaking the chain. Canonical JSON is UTF-8, keys sorted, no
 whitespace, no floats (RFC 8785 for the values the book uses), so anyone can recompute the
 chain from an export with any JSON library.
 
@@ -18,6 +21,7 @@ head published earlier: pass it as ``expected_head``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -29,11 +33,12 @@ from sqlalchemy.engine import Connection
 
 from boveda import strict_json
 from boveda.book import schema as s
-from boveda.book.checks import parse_recorded_at
+from boveda.book.checks import check_stored_text, parse_recorded_at
 from boveda.book.domain import GENESIS_HASH, AuditHead, Entry, LotTransition
 from boveda.book.errors import BookError
 from boveda.book.events import BookEvent, event_from_payload
 from boveda.book.state import MemoryState, apply
+from boveda.book.store import entry_by_id
 
 _dumps_str = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -63,17 +68,36 @@ def loads_no_floats(text: str) -> Any:
         raise BookError(f"not JSON this reader accepts: {exc}") from None
 
 
-def event_document(seq: int, kind: str, recorded_at: str, payload_json: str, prev_hash: str) -> str:
-    """The canonical JSON of one event, built around its already-canonical payload text."""
+def event_document(seq: int, kind: str, recorded_at: str, payload_json: str, prev_hash: str,
+                   operator: str | None = None, approved_by: str | None = None) -> str:
+    """The canonical JSON of one event, built around its already-canonical payload text.
+
+    Keys sorted: ``approved_by`` and ``operator`` appear only when set (an approver only beside an operator).
+    """
+    approved = "" if approved_by is None else f'"approved_by":{_dumps_str(approved_by)},'
+    by = "" if operator is None else f'"operator":{_dumps_str(operator)},'
     return (
-        f'{{"kind":{_dumps_str(kind)},"payload":{payload_json},"prev_hash":{_dumps_str(prev_hash)},'
+        f'{{{approved}"kind":{_dumps_str(kind)},{by}"payload":{payload_json},"prev_hash":{_dumps_str(prev_hash)},'
         f'"recorded_at":{_dumps_str(recorded_at)},"seq":{seq}}}'
     )
 
 
-def event_hash(seq: int, kind: str, recorded_at: str, payload_json: str, prev_hash: str) -> str:
-    document = event_document(seq, kind, recorded_at, payload_json, prev_hash)
+def event_hash(seq: int, kind: str, recorded_at: str, payload_json: str, prev_hash: str,
+               operator: str | None = None, approved_by: str | None = None) -> str:
+    if approved_by is not None and operator is None:
+        raise BookError("an event names its approver only beside its operator")
+    document = event_document(seq, kind, recorded_at, payload_json, prev_hash, operator, approved_by)
     return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+def check_actor(operator: str | None, approved_by: str | None) -> None:
+    """Who recorded an event and who approved it, as stored: trimmed one-line names; an approver needs an operator."""
+    check_stored_text(operator, what="operator (--by)", required=False)
+    check_stored_text(approved_by, what="approver (--approved-by)", required=False)
+    if approved_by is not None and operator is None:
+        raise BookError("an approver (--approved-by) is recorded beside the operator who recorded the change (--by)")
+    if approved_by is not None and approved_by == operator:
+        raise BookError(f"{operator} cannot approve their own change: --approved-by names someone else")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +110,11 @@ class AuditEvent:
     payload_json: str
     prev_hash: str
     hash_hex: str
+    operator: str | None = None  # who recorded it (None in events recorded before schema 0005)
+    approved_by: str | None = None  # who approved it, when someone did
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "seq": self.seq,
             "kind": self.kind,
             "recorded_at": self.recorded_at,
@@ -96,15 +122,28 @@ class AuditEvent:
             "prev_hash": self.prev_hash,
             "hash": self.hash_hex,
         }
+        if self.operator is not None:
+            out["operator"] = self.operator
+        if self.approved_by is not None:
+            out["approved_by"] = self.approved_by
+        return out
+
+    @property
+    def expected_hash(self) -> str:
+        return event_hash(self.seq, self.kind, self.recorded_at, self.payload_json, self.prev_hash, self.operator,
+                          self.approved_by)
 
 
-def seal(head: AuditHead, event: BookEvent, recorded_at: str) -> AuditEvent:
-    """The audit record of ``event`` appended after ``head``."""
+def seal(head: AuditHead, event: BookEvent, recorded_at: str, *, operator: str | None = None,
+         approved_by: str | None = None) -> AuditEvent:
+    """The audit record of ``event`` appended after ``head``, recorded by ``operator`` (approved by ``approved_by``)."""
+    check_actor(operator, approved_by)
     payload_json = canonical_json(event.to_payload())
     seq = head.seq + 1
     kind = event.kind.value
     return AuditEvent(seq, kind, recorded_at, payload_json, head.hash_hex,
-                      event_hash(seq, kind, recorded_at, payload_json, head.hash_hex))
+                      event_hash(seq, kind, recorded_at, payload_json, head.hash_hex, operator, approved_by),
+                      operator, approved_by)
 
 
 def append(conn: Connection, event: AuditEvent) -> AuditHead:
@@ -112,7 +151,7 @@ def append(conn: Connection, event: AuditEvent) -> AuditHead:
     conn.execute(
         s.audit_events.insert().values(
             seq=event.seq, kind=event.kind, recorded_at=event.recorded_at, payload=event.payload_json,
-            prev_hash=event.prev_hash, hash=event.hash_hex,
+            prev_hash=event.prev_hash, hash=event.hash_hex, operator=event.operator, approved_by=event.approved_by,
         )
     )
     conn.execute(s.audit_head.update().where(s.audit_head.c.id == 1).values(seq=event.seq, hash=event.hash_hex))
@@ -138,7 +177,7 @@ def raw_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[
 
 def iter_events(conn: Connection, *, after_seq: int = 0, chunk: int = 20_000) -> Iterator[AuditEvent]:
     """All stored events in order, streamed in chunks by key range (constant memory on both databases)."""
-    sql = ("SELECT seq, kind, recorded_at, payload, prev_hash, hash FROM audit_events "
+    sql = ("SELECT seq, kind, recorded_at, payload, prev_hash, hash, operator, approved_by FROM audit_events "
            "WHERE seq > ? ORDER BY seq LIMIT ?")
     last = after_seq
     while True:
@@ -272,7 +311,7 @@ def verify(
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
     """Check the chain and replay it against every table; stop at the first broken link."""
-    state = MemoryState()
+    state = MemoryState(entry_source=functools.partial(entry_by_id, conn))
     streams = {name: _TableStream(conn, getattr(s, name)) for name in ("entries", "postings", "entry_txids",
                                                                        "lot_transitions")}
     touched: dict[tuple[str, Any], int] = {}  # (table, key) -> last event that wrote the row
@@ -290,10 +329,15 @@ def verify(
                 raise _Stop(AuditProblem(seq_expected, f"event {seq_expected} is {what} (found event {seq} next)"))
             if event.prev_hash != prev_hash:
                 raise _Stop(AuditProblem(seq, f"event {seq} does not link to event {seq - 1} (prev_hash differs)"))
-            if event_hash(seq, event.kind, event.recorded_at, event.payload_json, prev_hash) != event.hash_hex:
+            try:
+                altered = event.expected_hash != event.hash_hex
+            except BookError:
+                altered = True
+            if altered:
                 raise _Stop(AuditProblem(seq, f"event {seq} ({event.kind}) was altered: its content does not "
                                               "match its hash"))
             try:
+                check_actor(event.operator, event.approved_by)
                 book_event = event_from_payload(event.kind, loads_no_floats(event.payload_json))
                 effects = apply(state, book_event, recorded_on=parse_recorded_at(event.recorded_at))
             except (BookError, ValueError) as exc:
@@ -313,6 +357,8 @@ def verify(
                 touched[("Lot", lot.lot_id)] = seq
             for balance in effects.balances:
                 touched[("Balance", str(balance.account))] = seq
+            for price in effects.prices:
+                touched[("Price", (price.on.isoformat(), price.currency))] = seq
             state.commit(effects)
             prev_hash = event.hash_hex
             seen_expected_head = seen_expected_head or prev_hash == expected_head
@@ -377,8 +423,10 @@ def _compare_tables(conn: Connection, state: MemoryState, touched: dict[tuple[st
         (s.wallets, "Wallet", {k: s.wallet_row(v) for k, v in state.wallets.items()}),
         (s.balances, "Balance", {str(k): (str(k), v) for k, v in state.balances.items()}),
     ]
-    for table, record_type, expected in checks:
-        actual = {row[0]: tuple(row) for row in conn.execute(sa.select(table))}
+    prices = {(p.on.isoformat(), p.currency): s.price_row(p) for p in state.prices.values()}
+    for table, record_type, expected in [*checks, (s.prices, "Price", prices)]:
+        width = len(table.primary_key.columns)
+        actual = {(row[0] if width == 1 else tuple(row[:width])): tuple(row) for row in conn.execute(sa.select(table))}
         for key in sorted(set(expected) | set(actual), key=str):
             e, a = expected.get(key), actual.get(key)
             if e == a:

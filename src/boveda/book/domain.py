@@ -276,7 +276,11 @@ class Posting:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A double-entry journal record: its postings sum to zero."""
+    """A double-entry journal record: its postings sum to zero.
+
+    A wrong entry is never edited: a correction (a reversal or an adjustment) is a new entry of the
+    same kind whose ``corrects_entry_id`` names it; the two together are what the book claims.
+    """
 
     entry_id: int
     kind: EntryKind
@@ -287,6 +291,14 @@ class Entry:
     memo: str | None = None
     lot_id: int | None = None
     price_usd_cents: int | None = None
+    corrects_entry_id: int | None = None  # a reversal or adjustment: the entry it corrects (never edited)
+    resolves: str | None = None  # the reconciliation finding a correction resolves, in the correcting official's words
+    from_wallet: str | None = None  # an internal move between two wallets of one holding: the paying wallet
+    to_wallet: str | None = None  # … and the receiving one
+
+    @property
+    def is_correction(self) -> bool:
+        return self.corrects_entry_id is not None
 
     @property
     def fee_sat(self) -> int:
@@ -314,6 +326,20 @@ class Wallet:
 class Balance:
     account: Account
     balance_sat: int
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """The price of one bitcoin in ``currency`` on day ``on``, as the office's ``source`` stated it.
+
+    ``price_minor`` is in the currency's hundredths (cents per BTC for USD); ``currency`` is an
+    ISO 4217 code such as ``USD``.
+    """
+
+    on: date
+    currency: str
+    price_minor: int
+    source: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,12 @@ from boveda.book.domain import (
     LotTransition,
     Partner,
     Posting,
+    Price,
     Reserve,
     Wallet,
 )
 from boveda.book.errors import BookError
+from boveda.book.spend_events import SPEND_EVENT_TYPES, SpendEvent
 
 
 class EventKind(StrEnum):
@@ -42,6 +44,7 @@ class EventKind(StrEnum):
     ENTRY_RECORDED = "entry.recorded"
     WALLET_ADDED = "wallet.added"
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    PRICES_IMPORTED = "prices.imported"
 
 
 def _fields(payload: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -64,10 +67,14 @@ def _date(value: Any) -> date:
 # -- codecs of the value types carried by events ------------------------------------------------
 
 _ENTRY_FIELDS = ("id", "kind", "date", "postings", "txids", "authority_ref", "memo", "lot_id", "price_usd_cents")
+# Fields added in schema 0005 (a correction's link to the entry it corrects and the finding it resolves,
+# an internal move's two wallets): written only when set, so the payload — and the hash — of every
+# entry recorded before they existed is unchanged.
+_OPTIONAL_ENTRY_FIELDS = ("corrects_entry_id", "resolves", "from_wallet", "to_wallet")
 
 
 def entry_to_payload(entry: Entry) -> dict[str, Any]:
-    return {
+    payload: dict[str, Any] = {
         "id": entry.entry_id,
         "kind": entry.kind.value,
         "date": entry.effective_date.isoformat(),
@@ -78,10 +85,18 @@ def entry_to_payload(entry: Entry) -> dict[str, Any]:
         "lot_id": entry.lot_id,
         "price_usd_cents": entry.price_usd_cents,
     }
+    for name in _OPTIONAL_ENTRY_FIELDS:
+        value = getattr(entry, name)
+        if value is not None:
+            payload[name] = value
+    return payload
 
 
 def entry_from_payload(payload: Any) -> Entry:
-    f = _fields(payload, _ENTRY_FIELDS, "entry")
+    optional = tuple(name for name in _OPTIONAL_ENTRY_FIELDS if isinstance(payload, dict) and name in payload)
+    f = _fields(payload, _ENTRY_FIELDS + optional, "entry")
+    if any(f[name] is None for name in optional):
+        raise BookError("malformed entry: an optional field is written only when it has a value")
     try:
         postings = tuple(Posting(Account.parse(account), amount_sat) for account, amount_sat in f["postings"])
         return Entry(
@@ -94,6 +109,10 @@ def entry_from_payload(payload: Any) -> Entry:
             memo=f["memo"],
             lot_id=f["lot_id"],
             price_usd_cents=f["price_usd_cents"],
+            corrects_entry_id=f.get("corrects_entry_id"),
+            resolves=f.get("resolves"),
+            from_wallet=f.get("from_wallet"),
+            to_wallet=f.get("to_wallet"),
         )
     except (TypeError, ValueError) as exc:
         raise BookError(f"malformed entry in event: {exc}") from None
@@ -313,13 +332,40 @@ class AlertAcknowledged:
         return cls(f["alert_id"], f["by"], f["alert_kind"], f["holding"], f["txid"])
 
 
+@dataclass(frozen=True, slots=True)
+class PricesImported:
+    """Prices per BTC from the office's own source; ``replace`` allows changing a day's stored price."""
+
+    kind: ClassVar[EventKind] = EventKind.PRICES_IMPORTED
+    prices: tuple[Price, ...]
+    replace: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "prices": [{"on": p.on.isoformat(), "currency": p.currency, "price_minor": p.price_minor,
+                        "source": p.source} for p in self.prices],
+            "replace": self.replace,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> PricesImported:
+        f = _fields(payload, ("prices", "replace"), cls.kind.value)
+        if not isinstance(f["prices"], list) or not isinstance(f["replace"], bool):
+            raise BookError(f"malformed {cls.kind.value}: prices is a list and replace true or false")
+        prices = []
+        for item in f["prices"]:
+            p = _fields(item, ("on", "currency", "price_minor", "source"), "price")
+            prices.append(Price(_date(p["on"]), p["currency"], p["price_minor"], p["source"]))
+        return cls(tuple(prices), f["replace"])
+
+
 BookEvent = (ReserveAdded | PartnerAdded | CaseAdded | LotSeized | LotTransitioned | EntryRecorded | WalletAdded
-             | AlertAcknowledged)
+             | AlertAcknowledged | PricesImported | SpendEvent)
 
 _EVENT_TYPES: dict[str, type] = {
     cls.kind.value: cls
     for cls in (ReserveAdded, PartnerAdded, CaseAdded, LotSeized, LotTransitioned, EntryRecorded, WalletAdded,
-                AlertAcknowledged)
+                AlertAcknowledged, PricesImported, *SPEND_EVENT_TYPES)
 }
 
 

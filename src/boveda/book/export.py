@@ -12,7 +12,10 @@ the new events are applied. Anything else is refused. The whole import is one
 transaction: a crash leaves the book as it was.
 
 The document is ``{"format": "boveda-book", "version": 1, "events": [...], "head": {...}}``,
-written one event per line so that reading it streams; any equivalent JSON is accepted.
+written one event per line so that reading it streams; any equivalent JSON is accepted. Version 2
+is the same document whose events may also carry ``operator`` and ``approved_by`` (who recorded
+and who approved them, hashed with them); it is written only when an event does, so the export of
+an older book is byte for byte what it was.
 """
 
 from __future__ import annotations
@@ -29,28 +32,40 @@ from sqlalchemy.engine import Connection
 
 from boveda import strict_json
 from boveda.book import schema as s
-from boveda.book.audit import AuditEvent, canonical_json_of_parsed, event_hash, iter_events, loads_no_floats
+from boveda.book.audit import (
+    AuditEvent,
+    canonical_json_of_parsed,
+    check_actor,
+    event_hash,
+    iter_events,
+    loads_no_floats,
+)
 from boveda.book.checks import parse_recorded_at
 from boveda.book.domain import GENESIS_HASH, Account, AuditHead
 from boveda.book.errors import BookError
 from boveda.book.events import BookEvent, event_from_payload
 from boveda.book.state import MemoryState, apply
-from boveda.book.store import RowBatch, read_head
+from boveda.book.store import RowBatch, entry_by_id, read_head, write_prices
 from boveda.errors import BovedaError
 from boveda.outfiles import atomic_text
 
 FORMAT = "boveda-book"
 VERSION = 1
+VERSION_WITH_OPERATORS = 2
+_VERSIONS = (VERSION, VERSION_WITH_OPERATORS)
 _HEADER_LINE = '{"events":['  # keys sorted: events, format, head, version
 _EVENT_KEYS = frozenset({"seq", "kind", "recorded_at", "payload", "prev_hash", "hash"})
+_ACTOR_KEYS = frozenset({"operator", "approved_by"})
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def event_line(event: AuditEvent) -> str:
     """One event as canonical JSON (keys sorted), built around its stored payload text."""
+    approved = "" if event.approved_by is None else f'"approved_by":{json.dumps(event.approved_by, ensure_ascii=False)},'
+    by = "" if event.operator is None else f'"operator":{json.dumps(event.operator, ensure_ascii=False)},'
     return (
-        f'{{"hash":"{event.hash_hex}","kind":{json.dumps(event.kind, ensure_ascii=False)},'
-        f'"payload":{event.payload_json},"prev_hash":"{event.prev_hash}",'
+        f'{{{approved}"hash":"{event.hash_hex}","kind":{json.dumps(event.kind, ensure_ascii=False)},'
+        f'{by}"payload":{event.payload_json},"prev_hash":"{event.prev_hash}",'
         f'"recorded_at":{json.dumps(event.recorded_at, ensure_ascii=False)},"seq":{event.seq}}}'
     )
 
@@ -60,13 +75,16 @@ def write_events(out: TextIO, events: Iterable[AuditEvent]) -> AuditHead:
     out.write(_HEADER_LINE + "\n")
     head = AuditHead(0, GENESIS_HASH)
     first = True
+    version = VERSION
     for event in events:
         out.write(("" if first else ",\n") + event_line(event))
         first = False
         head = AuditHead(event.seq, event.hash_hex)
+        if event.operator is not None:
+            version = VERSION_WITH_OPERATORS
     out.write(
         ("\n" if not first else "")
-        + f'],"format":"{FORMAT}","head":{{"hash":"{head.hash_hex}","seq":{head.seq}}},"version":{VERSION}}}\n'
+        + f'],"format":"{FORMAT}","head":{{"hash":"{head.hash_hex}","seq":{head.seq}}},"version":{version}}}\n'
     )
     return head
 
@@ -93,16 +111,21 @@ class ExportedEvent:
     payload: Any
     prev_hash: str
     hash_hex: str
+    operator: str | None = None
+    approved_by: str | None = None
 
 
 def _event_from_json(obj: Any, position: int) -> ExportedEvent:
-    if not isinstance(obj, dict) or set(obj) != _EVENT_KEYS:
-        raise BookError(f"event #{position} of the file is malformed: expected fields {sorted(_EVENT_KEYS)}")
+    if not isinstance(obj, dict) or not (_EVENT_KEYS <= set(obj) <= _EVENT_KEYS | _ACTOR_KEYS):
+        raise BookError(f"event #{position} of the file is malformed: expected fields {sorted(_EVENT_KEYS)} "
+                        f"and optionally {sorted(_ACTOR_KEYS)}")
     seq, kind, recorded_at, prev_hash, hash_hex = (obj[k] for k in ("seq", "kind", "recorded_at", "prev_hash", "hash"))
+    operator, approved_by = obj.get("operator"), obj.get("approved_by")
     if not (type(seq) is int and isinstance(kind, str) and isinstance(recorded_at, str)
-            and isinstance(prev_hash, str) and isinstance(hash_hex, str)):
+            and isinstance(prev_hash, str) and isinstance(hash_hex, str)
+            and all(isinstance(obj[k], str) for k in _ACTOR_KEYS & set(obj))):
         raise BookError(f"event #{position} of the file has a field of the wrong type")
-    return ExportedEvent(seq, kind, recorded_at, obj["payload"], prev_hash, hash_hex)
+    return ExportedEvent(seq, kind, recorded_at, obj["payload"], prev_hash, hash_hex, operator, approved_by)
 
 
 def _head_from_json(head: Any, path: Any) -> AuditHead:
@@ -121,8 +144,8 @@ def read_export(path: str | os.PathLike[str]) -> tuple[Iterator[ExportedEvent], 
     stated: dict[str, AuditHead | None] = {"head": None}
 
     def footer(obj: dict[str, Any]) -> None:
-        if obj.get("format") != FORMAT or obj.get("version") != VERSION:
-            raise BookError(f"{path} is not a {FORMAT} export of version {VERSION}")
+        if obj.get("format") != FORMAT or obj.get("version") not in _VERSIONS:
+            raise BookError(f"{path} is not a {FORMAT} export of version {' or '.join(map(str, _VERSIONS))}")
         stated["head"] = _head_from_json(obj.get("head"), path)
 
     def events() -> Iterator[ExportedEvent]:
@@ -189,9 +212,20 @@ class ImportResult:
     head: AuditHead
 
 
-def load_state(conn: Connection) -> MemoryState:
-    """The book's current state, in memory, for replaying more events onto it."""
-    state = MemoryState()
+def load_state(conn: Connection, entry_source: Callable[[int], Any] | None = None) -> MemoryState:
+    """The book's current state, in memory, for replaying more events onto it (the journal stays in the
+    database: ``entry_source`` reads an entry of it)."""
+    state = MemoryState(entry_source=entry_source or (lambda entry_id: entry_by_id(conn, entry_id)))
+    for row in conn.execute(sa.select(s.prices)):
+        price = s.price_from_row(row)
+        state.prices[(price.currency, price.on)] = price
+    corrected: dict[int, list[int]] = {}
+    for entry_id, original_id in conn.execute(sa.select(s.entries.c.entry_id, s.entries.c.corrects_entry_id)
+                                              .where(s.entries.c.corrects_entry_id.is_not(None))
+                                              .order_by(s.entries.c.entry_id)):
+        corrected.setdefault(original_id, []).append(entry_id)
+    for original_id, ids in corrected.items():
+        state.corrections_of[original_id] = tuple(e for e in (entry_by_id(conn, i) for i in ids) if e is not None)
     for row in conn.execute(sa.select(s.reserves)):
         reserve = s.reserve_from_row(row)
         state.reserves[reserve.code] = reserve
@@ -233,7 +267,8 @@ class BulkWriter:
 
     def add_event(self, event: AuditEvent) -> None:
         self.audit_rows.append(
-            (event.seq, event.kind, event.recorded_at, event.payload_json, event.prev_hash, event.hash_hex)
+            (event.seq, event.kind, event.recorded_at, event.payload_json, event.prev_hash, event.hash_hex,
+             event.operator, event.approved_by)
         )
         if len(self.audit_rows) >= self.batch_rows:
             self.flush()
@@ -280,9 +315,15 @@ def import_events(
     far (not yet committed) after every batch. ``check_event`` is what the layers above check of an
     event when it is recorded on the command line (a descriptor fully parsed, say): it raises to refuse.
     """
-    state = load_state(conn)
-    own_events = iter_events(conn)
     writer = BulkWriter(conn, progress=progress)
+
+    def entry_source(entry_id: int) -> Any:
+        writer.flush()  # a correction's original may still be in the batch (corrections are rare)
+        return entry_by_id(conn, entry_id)
+
+    state = load_state(conn, entry_source)
+    own_events = iter_events(conn)
+    changed_prices: set[tuple[str, Any]] = set()
     existing_accounts = set(state.balances)
     changed_lots: set[int] = set()
     changed_accounts: set[Account] = set()
@@ -297,7 +338,13 @@ def import_events(
             payload_json = canonical_json_of_parsed(item.payload)
         except BookError as exc:
             raise BookError(f"file event {count}: {exc}") from None
-        if event_hash(count, item.kind, item.recorded_at, payload_json, prev_hash) != item.hash_hex:
+        try:
+            check_actor(item.operator, item.approved_by)
+            expected_hash = event_hash(count, item.kind, item.recorded_at, payload_json, prev_hash, item.operator,
+                                       item.approved_by)
+        except BookError as exc:
+            raise BookError(f"file event {count} ({item.kind}): {exc}") from None
+        if expected_hash != item.hash_hex:
             raise BookError(f"file event {count} ({item.kind}) does not match its hash: the file was altered")
         prev_hash = item.hash_hex
         if count <= head.seq:
@@ -321,7 +368,9 @@ def import_events(
             writer.rows.add(record)
         changed_lots.update(lot.lot_id for lot in effects.lots_changed)
         changed_accounts.update(b.account for b in effects.balances)
-        writer.add_event(AuditEvent(count, item.kind, item.recorded_at, payload_json, item.prev_hash, item.hash_hex))
+        changed_prices.update((p.currency, p.on) for p in effects.prices)
+        writer.add_event(AuditEvent(count, item.kind, item.recorded_at, payload_json, item.prev_hash, item.hash_hex,
+                                    item.operator, item.approved_by))
         applied += 1
     claimed = None if stated_head is None else stated_head()
     if stated_head is not None and claimed is None:
@@ -338,6 +387,7 @@ def import_events(
     if writer.audit_rows:
         writer.flush()
     _write_final_state(conn, state, changed_lots, changed_accounts, existing_accounts)
+    write_prices(conn, tuple(state.prices[key] for key in sorted(changed_prices)))
     new_head = AuditHead(count, prev_hash) if count else read_head(conn)
     conn.execute(s.audit_head.update().where(s.audit_head.c.id == 1).values(seq=new_head.seq, hash=new_head.hash_hex))
     return ImportResult(count, applied, new_head)

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from boveda.book.checks import format_percent_bp
-from boveda.book.domain import AuditHead, Balance, Case, Entry, Lot, LotTransition, Reserve, Wallet
+from boveda.book.domain import AuditHead, Balance, Case, Entry, Lot, LotTransition, Price, Reserve, Wallet
+from boveda.book.prices import format_price_minor
 from boveda.money import format_btc
 
 
@@ -40,8 +41,10 @@ def transition_json(t: LotTransition) -> dict[str, Any]:
     }
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
-    return {
+def entry_json(entry: Entry, *, operator: str | None = None, approved_by: str | None = None,
+               corrected_by: Iterable[int] = ()) -> dict[str, Any]:
+    """An entry; the keys of corrections, internal moves and operators appear only on entries that have them."""
+    out = {
         "entry_id": entry.entry_id,
         "kind": entry.kind.value,
         "date": entry.effective_date.isoformat(),
@@ -54,6 +57,20 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "lot_id": entry.lot_id,
         "price_usd_cents": entry.price_usd_cents,
     }
+    for key, value in (("corrects_entry_id", entry.corrects_entry_id), ("resolves", entry.resolves),
+                       ("from_wallet", entry.from_wallet), ("to_wallet", entry.to_wallet),
+                       ("operator", operator), ("approved_by", approved_by)):
+        if value is not None:
+            out[key] = value
+    corrections = list(corrected_by)
+    if corrections:
+        out["corrected_by"] = corrections
+    return out
+
+
+def price_json(price: Price) -> dict[str, Any]:
+    return {"date": price.on.isoformat(), "currency": price.currency, "price_minor": price.price_minor,
+            "price": format_price_minor(price.price_minor), "source": price.source}
 
 
 def balance_json(balance: Balance) -> dict[str, Any]:

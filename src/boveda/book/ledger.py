@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from boveda.book.checks import check_amount_sat, check_stored_text, check_txid, check_usd_cents
+from boveda.book.corrections import check_correction
 from boveda.book.domain import Account, AccountKind, Entry, EntryKind, check_account
 from boveda.book.errors import BookError
 from boveda.money import format_btc
@@ -55,10 +56,17 @@ def check_entry(state: StateView, entry: Entry, *, from_lot: bool = False) -> di
         raise BookError(f"unknown entry kind {entry.kind!r}")
     if type(entry.entry_id) is not int or entry.entry_id != state.next_entry_id():
         raise BookError(f"entry id {entry.entry_id} is out of sequence (next is {state.next_entry_id()})")
-    accounts = _check_postings(entry)
+    accounts = _check_postings(entry, same_holding=entry.from_wallet is not None)
     for account in accounts:
         _check_account_exists(state, account)
-    _check_roles(state, entry, accounts, from_lot=from_lot)
+    if entry.corrects_entry_id is not None:
+        check_correction(state, entry)  # a correction takes the roles of the entry it corrects, reversed or not
+    else:
+        _check_roles(state, entry, accounts, from_lot=from_lot)
+        if entry.resolves is not None:
+            raise BookError("only a correction (boveda entry reverse/adjust) resolves a finding")
+    if entry.from_wallet is not None or entry.to_wallet is not None:
+        _check_internal_move(state, entry, accounts)
     if entry.kind in KINDS_NEEDING_AUTHORITY:
         check_stored_text(entry.authority_ref, what=f"{entry.kind.value} order/agreement reference")
     elif entry.authority_ref is not None:
@@ -79,7 +87,23 @@ def check_entry(state: StateView, entry: Entry, *, from_lot: bool = False) -> di
     return _new_balances(state, entry, accounts)
 
 
-def _check_postings(entry: Entry) -> list[Account]:
+def _check_internal_move(state: StateView, entry: Entry, accounts: list[Account]) -> None:
+    """An internal move names the paying and the receiving wallet, each of the holding on its side."""
+    if entry.kind is not EntryKind.INTERNAL_TRANSFER:
+        raise BookError("only an internal transfer names the wallets coins moved between")
+    if entry.from_wallet is None or entry.to_wallet is None or entry.from_wallet == entry.to_wallet:
+        raise BookError("an internal move names two different wallets: --wallets FROM:TO")
+    givers = [a for a, p in zip(accounts, entry.postings) if p.amount_sat < 0]
+    takers = [a for a, p in zip(accounts, entry.postings) if p.amount_sat > 0 and a.kind is not _K.FEES]
+    for name, side, holdings in ((entry.from_wallet, "paying", givers), (entry.to_wallet, "receiving", takers)):
+        wallet = state.wallet(name)
+        if wallet is None:
+            raise BookError(f"unknown wallet {name!r}: see boveda wallet list")
+        if len(holdings) != 1 or wallet.owner != holdings[0]:
+            raise BookError(f"wallet {name} belongs to {wallet.owner}, not to the {side} side of the move")
+
+
+def _check_postings(entry: Entry, *, same_holding: bool = False) -> list[Account]:
     if len(entry.postings) < 2:
         raise BookError("an entry needs at least two postings (one account gives, one receives)")
     accounts: list[Account] = []
@@ -94,7 +118,11 @@ def _check_postings(entry: Entry) -> list[Account]:
         else:
             credits_sat -= posting.amount_sat
     if len(set(accounts)) != len(accounts):
-        raise BookError("an entry names each account at most once")
+        repeated = {a for a in accounts if accounts.count(a) > 1}
+        # A move between two wallets of one holding gives from and receives into the same account, once each.
+        if not (same_holding and len(repeated) == 1 and next(iter(repeated)).kind.is_holding
+                and accounts.count(next(iter(repeated))) == 2):
+            raise BookError("an entry names each account at most once")
     if debits_sat != credits_sat:
         raise BookError(
             f"entry does not balance: {format_btc(debits_sat)} BTC received but {format_btc(credits_sat)} BTC given"
@@ -152,14 +180,17 @@ def _is_no_sale(state: StateView, account: Account) -> bool:
 
 
 def _new_balances(state: StateView, entry: Entry, accounts: list[Account]) -> dict[Account, int]:
-    new_balances: dict[Account, int] = {}
+    net: dict[Account, int] = {}
     for account, posting in zip(accounts, entry.postings):
+        net[account] = net.get(account, 0) + posting.amount_sat
+    new_balances: dict[Account, int] = {}
+    for account, amount_sat in net.items():
         before_sat = state.balance(account) or 0
-        after_sat = before_sat + posting.amount_sat
+        after_sat = before_sat + amount_sat
         if after_sat < 0 and account.kind.is_holding:
             raise BookError(
-                f"{posting.account} would go negative: it holds {format_btc(before_sat)} BTC "
-                f"and the entry takes {format_btc(-posting.amount_sat)} BTC"
+                f"{account} would go negative: it holds {format_btc(before_sat)} BTC "
+                f"and the entry takes {format_btc(-amount_sat)} BTC"
             )
         new_balances[account] = after_sat
     return new_balances

@@ -13,7 +13,15 @@ from dataclasses import replace
 from datetime import date
 from typing import Protocol
 
-from boveda.book.checks import check_amount_sat, check_name, check_outpoint, check_text, check_txid
+from boveda.book.checks import (
+    check_amount_sat,
+    check_name,
+    check_outpoint,
+    check_text,
+    check_txid,
+    check_wallet_name,
+)
+from boveda.book.corrections import adjustment_entry, correctable, reversal_entry
 from boveda.book.custody import MOVING_STATES, remainder_lot, seizure_entry, transition_entry
 from boveda.book.domain import (
     ACCOUNT_CLAIMANT,
@@ -29,6 +37,7 @@ from boveda.book.domain import (
     LotTransition,
     Partner,
     Posting,
+    Price,
     Reserve,
     Wallet,
     as_account,
@@ -41,9 +50,11 @@ from boveda.book.events import (
     LotSeized,
     LotTransitioned,
     PartnerAdded,
+    PricesImported,
     ReserveAdded,
     WalletAdded,
 )
+from boveda.book.prices import check_import
 from boveda.book.state import StateView
 
 
@@ -217,10 +228,15 @@ def add_purchase(
                         price_usd_cents=price_usd_cents, memo=memo)
 
 
-def transfer_kind(source: Account, target: Account) -> EntryKind:
+def transfer_kind(source: Account, target: Account, *, wallets: tuple[str, str] | None = None) -> EntryKind:
     """The kind of entry a transfer from ``source`` to ``target`` records; BookError when there is none."""
+    if wallets is not None:
+        if source.kind not in (AccountKind.RESERVE, AccountKind.CUSTODY) or source.kind is not target.kind:
+            raise BookError("a move between wallets (--wallets) stays within reserves or within custody")
+        return EntryKind.INTERNAL_TRANSFER
     if source == target:
-        raise BookError(f"a transfer needs two different accounts, got {source} twice")
+        raise BookError(f"a transfer needs two different accounts, got {source} twice: for a move between two "
+                        "of its own wallets give --wallets FROM:TO and the fee")
     kind = TRANSFER_KINDS.get((source.kind, target.kind))
     if kind is not None:
         return kind
@@ -242,16 +258,22 @@ def add_transfer(
     order: str | None = None,
     fee_sat: int | None = None,
     date: date | str | None = None,
+    wallets: tuple[str, str] | None = None,
 ) -> Entry:
+    """``wallets`` (paying, receiving) records a move between two wallets, possibly of the same holding."""
     source, target = as_account(from_account), as_account(to_account)
-    kind = transfer_kind(source, target)
+    if wallets is not None:
+        wallets = (check_wallet_name(wallets[0]), check_wallet_name(wallets[1]))
+        if source == target and fee_sat is None:
+            raise BookError("a move between two wallets of one holding pays a miners' fee: give --fee")
+    kind = transfer_kind(source, target, wallets=wallets)
     amount_sat = check_amount_sat(amount_sat)
     postings = [(source, -amount_sat), (target, amount_sat)]
     if fee_sat is not None:
         check_amount_sat(fee_sat, what="fee")
         postings = [(source, -(amount_sat + fee_sat)), (target, amount_sat), (ACCOUNT_FEES, fee_sat)]
     return record_entry(book, kind, postings, txids=(txid,), authority_ref=order,
-                        memo=check_text(reason, what="reason"), date=date)
+                        memo=check_text(reason, what="reason"), date=date, wallets=wallets)
 
 
 def record_entry(
@@ -264,6 +286,7 @@ def record_entry(
     memo: str | None = None,
     price_usd_cents: int | None = None,
     date: date | str | None = None,
+    wallets: tuple[str, str] | None = None,
 ) -> Entry:
     try:
         kind = EntryKind(kind)
@@ -279,6 +302,7 @@ def record_entry(
         return EntryRecorded(Entry(
             entry_id=state.next_entry_id(), kind=kind, effective_date=effective_date, postings=lines,
             txids=checked_txids, authority_ref=authority_ref, memo=memo, price_usd_cents=price_usd_cents,
+            from_wallet=None if wallets is None else wallets[0], to_wallet=None if wallets is None else wallets[1],
         ))
 
     event = book.record(build)
@@ -301,3 +325,60 @@ def add_wallet(
     wallet = Wallet(name, descriptor.strip() if isinstance(descriptor, str) else descriptor, owner, birth_height)
     book.record(lambda state: WalletAdded(wallet))
     return wallet
+
+
+def reverse_entry(
+    book: Recorder, entry_id: int, *, reason: str, order: str, resolves: str | None = None,
+    date: date | str | None = None,
+) -> Entry:
+    """Append the entry that undoes entry ``entry_id`` (never edited); returns the reversal."""
+    reason_text = check_text(reason, what="reason (--reason)") or ""
+    order_text = check_text(order, what="order or decision reference of a reversal (--order)") or ""
+    resolved = check_text(resolves, what="finding resolved (--resolves)", required=False)
+    effective_date = book.effective_date(date)
+
+    def build(state: StateView) -> BookEvent:
+        original, corrections = correctable(state, entry_id)
+        return EntryRecorded(reversal_entry(original, corrections, entry_id=state.next_entry_id(),
+                                            effective_date=effective_date, reason=reason_text, order=order_text,
+                                            resolves=resolved))
+
+    return _recorded_entry(book.record(build))
+
+
+def adjust_entry(
+    book: Recorder, entry_id: int, *, amount_sat: int, reason: str, order: str | None = None,
+    resolves: str | None = None, date: date | str | None = None,
+) -> Entry:
+    """Append the entry that brings what entry ``entry_id`` claims to ``amount_sat``; returns the adjustment."""
+    amount_sat = check_amount_sat(amount_sat, what="adjusted amount (--amount)")
+    reason_text = check_text(reason, what="reason (--reason)") or ""
+    order_text = check_text(order, what="order reference (--order)", required=False)
+    resolved = check_text(resolves, what="finding resolved (--resolves)", required=False)
+    effective_date = book.effective_date(date)
+
+    def build(state: StateView) -> BookEvent:
+        original, corrections = correctable(state, entry_id)
+        return EntryRecorded(adjustment_entry(original, corrections, amount_sat=amount_sat,
+                                              entry_id=state.next_entry_id(), effective_date=effective_date,
+                                              reason=reason_text, order=order_text, resolves=resolved))
+
+    return _recorded_entry(book.record(build))
+
+
+def _recorded_entry(event: BookEvent) -> Entry:
+    assert isinstance(event, EntryRecorded)
+    return event.entry
+
+
+def import_prices(book: Recorder, prices: Sequence[Price], *, replace: bool = False) -> tuple[Price, ...]:
+    """Record ``prices`` as one ``prices.imported`` event; returns the prices it stored (new or changed)."""
+    checked = check_import(prices)
+    stored: list[Price] = []
+
+    def build(state: StateView) -> BookEvent:
+        stored[:] = [p for p in checked if state.price(p.currency, p.on) != p]
+        return PricesImported(checked, bool(replace))
+
+    book.record(build)
+    return tuple(stored)

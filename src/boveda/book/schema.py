@@ -35,6 +35,7 @@ from boveda.book.domain import (
     LotTransition,
     Partner,
     Posting,
+    Price,
     Reserve,
     Wallet,
 )
@@ -105,6 +106,12 @@ entries = Table(
     Column("memo", Text, nullable=True),
     Column("lot_id", Id, ForeignKey("lots.lot_id"), nullable=True),
     Column("price_usd_cents", BigInteger, nullable=True),
+    # 0005: corrections (a reversal or adjustment names the entry it corrects) and internal moves' wallets.
+    Column("corrects_entry_id", Id, nullable=True),
+    Column("resolves", Text, nullable=True),
+    Column("from_wallet", String(100), nullable=True),
+    Column("to_wallet", String(100), nullable=True),
+    Index(None, "corrects_entry_id"),
 )
 
 postings = Table(
@@ -167,6 +174,9 @@ audit_events = Table(
     Column("payload", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # 0005: who recorded the event and who approved it (NULL in events recorded before 0005).
+    Column("operator", Text, nullable=True),
+    Column("approved_by", Text, nullable=True),
 )
 
 # One row (id = 1): the last event. Writers lock it, so the chain never forks.
@@ -176,6 +186,16 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# Derived from prices.imported events: one price per day and currency.
+prices = Table(
+    "prices",
+    metadata,
+    Column("on_date", String(10), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
 )
 
 BOOK_TABLES = (
@@ -190,6 +210,7 @@ BOOK_TABLES = (
     lot_transitions,
     wallets,
     balances,
+    prices,
     audit_events,
     audit_head,
 )
@@ -289,7 +310,8 @@ def transition_from_row(row: Any) -> LotTransition:
 
 
 def entry_row(e: Entry) -> tuple[Any, ...]:
-    return (e.entry_id, e.kind.value, e.effective_date.isoformat(), e.authority_ref, e.memo, e.lot_id, e.price_usd_cents)
+    return (e.entry_id, e.kind.value, e.effective_date.isoformat(), e.authority_ref, e.memo, e.lot_id, e.price_usd_cents,
+            e.corrects_entry_id, e.resolves, e.from_wallet, e.to_wallet)
 
 
 def posting_rows(e: Entry) -> list[tuple[Any, ...]]:
@@ -309,6 +331,10 @@ def entry_from_rows(row: Any, posting_rows_: list[Any], txid_rows_: list[Any]) -
         memo=row[4],
         lot_id=row[5],
         price_usd_cents=row[6],
+        corrects_entry_id=row[7],
+        resolves=row[8],
+        from_wallet=row[9],
+        to_wallet=row[10],
         postings=tuple(Posting(Account.parse(p[2]), p[3]) for p in posting_rows_),
         txids=tuple(t[2] for t in txid_rows_),
     )
@@ -320,6 +346,14 @@ def wallet_row(w: Wallet) -> tuple[Any, ...]:
 
 def wallet_from_row(row: Any) -> Wallet:
     return Wallet(row[0], row[1], Account.parse(row[2]), row[3])
+
+
+def price_row(p: Price) -> tuple[Any, ...]:
+    return (p.on.isoformat(), p.currency, p.price_minor, p.source)
+
+
+def price_from_row(row: Any) -> Price:
+    return Price(date.fromisoformat(row[0]), row[1], row[2], row[3])
 
 
 def as_dicts(table: Table, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:

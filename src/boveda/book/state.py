@@ -9,6 +9,7 @@ It reads the book through :class:`StateView` (the database inside a transaction,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
@@ -41,6 +42,7 @@ from boveda.book.domain import (
     LotState,
     LotTransition,
     Partner,
+    Price,
     Reserve,
     Wallet,
     check_account,
@@ -54,10 +56,13 @@ from boveda.book.events import (
     LotSeized,
     LotTransitioned,
     PartnerAdded,
+    PricesImported,
     ReserveAdded,
     WalletAdded,
 )
 from boveda.book.ledger import check_entry
+from boveda.book.prices import check_import, check_price, format_price_minor
+from boveda.book.spend_events import SPEND_EVENT_TYPES, check_spend_event
 
 Record = Reserve | Partner | Agency | Case | Lot | LotTransition | Entry | Wallet
 
@@ -76,6 +81,9 @@ class StateView(Protocol):
     def next_entry_id(self) -> int: ...
     def next_lot_id(self) -> int: ...
     def next_transition_id(self) -> int: ...
+    def entry(self, entry_id: int) -> Entry | None: ...
+    def corrections(self, entry_id: int) -> tuple[Entry, ...]: ...
+    def price(self, currency: str, on: date) -> Price | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +91,14 @@ class Effects:
     """The rows an event adds or changes.
 
     ``added`` in insertion order; ``lots_changed`` holds the new value of existing lots;
-    ``balances`` the new balance of every account the event posted to.
+    ``balances`` the new balance of every account the event posted to; ``prices`` the prices it
+    stores (new, or replacing the stored price of the same day and currency).
     """
 
     added: tuple[Record, ...] = ()
     lots_changed: tuple[Lot, ...] = ()
     balances: tuple[Balance, ...] = ()
+    prices: tuple[Price, ...] = ()
 
 
 def apply(state: StateView, event: BookEvent, *, recorded_on: date | None = None) -> Effects:
@@ -115,6 +125,11 @@ def apply(state: StateView, event: BookEvent, *, recorded_on: date | None = None
         return _apply_wallet(state, event.wallet)
     if isinstance(event, AlertAcknowledged):
         return _apply_acknowledgement(event)
+    if isinstance(event, PricesImported):
+        return _apply_prices(state, event, recorded_on)
+    if isinstance(event, SPEND_EVENT_TYPES):  # the spend layer keeps its own tables beside these
+        check_spend_event(event)
+        return Effects()
     raise BookError(f"unknown event {type(event).__name__}")
 
 
@@ -140,6 +155,28 @@ def _apply_acknowledgement(event: AlertAcknowledged) -> Effects:
     for value, what in ((event.alert_kind, "alert kind"), (event.holding, "alert holding"), (event.txid, "alert txid")):
         check_stored_text(value, what=what)
     return Effects()
+
+
+def _apply_prices(state: StateView, event: PricesImported, recorded_on: date | None) -> Effects:
+    """Store the prices; a day's stored price changes only with ``replace`` (the same price again is a no-op)."""
+    if not isinstance(event.replace, bool) or not isinstance(event.prices, tuple):
+        raise BookError("malformed prices.imported event")
+    for price in event.prices:
+        check_price(price, today=recorded_on)
+    check_import(event.prices)
+    stored: list[Price] = []
+    for price in event.prices:
+        before = state.price(price.currency, price.on)
+        if before == price:
+            continue
+        if before is not None and not event.replace:
+            raise BookError(
+                f"the book already holds {before.currency} {format_price_minor(before.price_minor)} per BTC on "
+                f"{before.on.isoformat()} (source {before.source}); the file gives "
+                f"{format_price_minor(price.price_minor)} (source {price.source}): import with --replace to change it"
+            )
+        stored.append(price)
+    return Effects(prices=tuple(stored))
 
 
 def _balances(new_balances: dict[Account, int]) -> tuple[Balance, ...]:
@@ -295,6 +332,12 @@ class MemoryState:
     last_entry_id: int = 0
     last_lot_id: int = 0
     last_transition_id: int = 0
+    prices: dict[tuple[str, date], Price] = field(default_factory=dict)
+    corrections_of: dict[int, tuple[Entry, ...]] = field(default_factory=dict)
+    # The journal stays out of memory: a correction's original is read through ``entry_source`` (the
+    # database rows already checked against the log). Without one, entries are kept here.
+    entry_source: Callable[[int], Entry | None] | None = None
+    entries: dict[int, Entry] = field(default_factory=dict)
 
     def reserve(self, code: str) -> Reserve | None:
         return self.reserves.get(code)
@@ -330,11 +373,27 @@ class MemoryState:
     def next_transition_id(self) -> int:
         return self.last_transition_id + 1
 
+    def entry(self, entry_id: int) -> Entry | None:
+        if self.entry_source is None:
+            return self.entries.get(entry_id)
+        return self.entry_source(entry_id) if 0 < entry_id <= self.last_entry_id else None
+
+    def corrections(self, entry_id: int) -> tuple[Entry, ...]:
+        return self.corrections_of.get(entry_id, ())
+
+    def price(self, currency: str, on: date) -> Price | None:
+        return self.prices.get((currency, on))
+
     def commit(self, effects: Effects) -> None:
         """Make ``effects`` part of this state (after :func:`apply` accepted them)."""
         for record in effects.added:
             if isinstance(record, Entry):
                 self.last_entry_id = record.entry_id
+                if self.entry_source is None:
+                    self.entries[record.entry_id] = record
+                if record.corrects_entry_id is not None:
+                    self.corrections_of[record.corrects_entry_id] = (
+                        *self.corrections_of.get(record.corrects_entry_id, ()), record)
             elif isinstance(record, LotTransition):
                 self.last_transition_id = record.transition_id
             elif isinstance(record, Lot):
@@ -355,3 +414,5 @@ class MemoryState:
             self.lots[lot.lot_id] = lot
         for balance in effects.balances:
             self.balances[balance.account] = balance.balance_sat
+        for price in effects.prices:
+            self.prices[(price.currency, price.on)] = price

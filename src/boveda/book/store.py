@@ -18,6 +18,7 @@ import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from boveda.book.domain import (
     Lot,
     LotTransition,
     Partner,
+    Price,
     Reserve,
     Wallet,
 )
@@ -46,7 +48,8 @@ from boveda.book.state import Effects
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # One chain of revisions; each layer keeps the migrations of the tables it owns beside its code.
 VERSION_DIRS = (MIGRATIONS_DIR / "versions", Path(__file__).parents[1] / "wallets" / "migrations",
-                Path(__file__).parents[1] / "follower" / "migrations")
+                Path(__file__).parents[1] / "follower" / "migrations", Path(__file__).parents[1] / "spend" / "migrations",
+                Path(__file__).parents[1] / "labels" / "migrations")
 SQLITE_BUSY_TIMEOUT_S = 120
 
 
@@ -282,6 +285,42 @@ class DbState:
     def next_transition_id(self) -> int:
         return self._next(s.lot_transitions.c.transition_id)
 
+    def entry(self, entry_id: int) -> Entry | None:
+        return entry_by_id(self.conn, entry_id)
+
+    def corrections(self, entry_id: int) -> tuple[Entry, ...]:
+        ids = self.conn.execute(sa.select(s.entries.c.entry_id).where(s.entries.c.corrects_entry_id == entry_id)
+                                .order_by(s.entries.c.entry_id)).scalars().all()
+        return tuple(e for e in (entry_by_id(self.conn, i) for i in ids) if e is not None)
+
+    def price(self, currency: str, on: date) -> Price | None:
+        row = self.conn.execute(sa.select(s.prices).where(s.prices.c.currency == currency,
+                                                          s.prices.c.on_date == on.isoformat())).first()
+        return None if row is None else s.price_from_row(row)
+
+
+def entry_by_id(conn: Connection, entry_id: int) -> Entry | None:
+    """One entry with its postings and cited txids, or ``None``."""
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+        return None
+    row = conn.execute(sa.select(s.entries).where(s.entries.c.entry_id == entry_id)).first()
+    if row is None:
+        return None
+    lines = conn.execute(sa.select(s.postings).where(s.postings.c.entry_id == entry_id)
+                         .order_by(s.postings.c.line)).all()
+    txids = conn.execute(sa.select(s.entry_txids).where(s.entry_txids.c.entry_id == entry_id)
+                         .order_by(s.entry_txids.c.position)).all()
+    return s.entry_from_rows(row, list(lines), list(txids))
+
+
+def write_prices(conn: Connection, prices: tuple[Price, ...]) -> None:
+    """Store ``prices``, each replacing the stored price of its day and currency."""
+    for price in prices:
+        conn.execute(s.prices.delete().where(s.prices.c.on_date == price.on.isoformat(),
+                                             s.prices.c.currency == price.currency))
+    if prices:
+        conn.execute(s.prices.insert(), s.as_dicts(s.prices, [s.price_row(p) for p in prices]))
+
 
 class RowBatch:
     """New rows grouped by table, flushed with executemany in an order the foreign keys accept."""
@@ -342,3 +381,4 @@ def write_effects(conn: Connection, effects: Effects) -> None:
         )
         if updated.rowcount == 0:
             conn.execute(s.balances.insert().values(account=str(balance.account), balance_sat=balance.balance_sat))
+    write_prices(conn, effects.prices)

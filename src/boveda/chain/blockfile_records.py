@@ -3,6 +3,7 @@ length-prefixed records, zero padding at the end of a pre-allocated file."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,13 @@ UNDO_CHECKSUM_SIZE = 32
 XOR_KEY_SIZE = 8
 NO_XOR_KEY = bytes(XOR_KEY_SIZE)
 _ZERO_MAGIC = bytes(4)
+
+try:  # the compiled walk's XOR, where setup.py built it (BOVEDA_PURE_PYTHON=1 keeps to numpy)
+    from boveda.chain._walk import xor as _compiled_xor
+except ImportError:
+    _compiled_xor = None
+if os.environ.get("BOVEDA_PURE_PYTHON") == "1":
+    _compiled_xor = None
 
 
 # --- obfuscation -----------------------------------------------------------------------
@@ -43,6 +51,8 @@ def deobfuscate(data: bytes, xor_key: bytes, file_offset: int = 0) -> bytes:
     """`data`, read from absolute `file_offset` of a blk/rev file, XORed back with the folder's key."""
     if xor_key == NO_XOR_KEY:
         return bytes(data)
+    if _compiled_xor is not None:  # one pass, one copy (numpy's takes two)
+        return _compiled_xor(data, xor_key, file_offset)
     key = _rotated_key(xor_key, file_offset)
     size = len(data)
     whole = size - size % XOR_KEY_SIZE

@@ -1,5 +1,5 @@
 """`boveda init`, `reserve`, `partner`, `case`, `lot`, `purchase`, `transfer`, `lots`,
-`journal`, `balances`: the book's commands.
+`balances`: the book's commands (`journal`, `entry` and `prices` are in entry_commands).
 
 Each parses its options, calls one :class:`boveda.book.Book` method and renders the result;
 the rules live in the book. Amounts are BTC strings parsed exactly by :func:`boveda.money.parse_btc`.
@@ -7,36 +7,25 @@ the rules live in the book. Amounts are BTC strings parsed exactly by :func:`bov
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from typing import Any
 
 import click
 
-from boveda.book import Book
+from boveda.book import Book, BookError
 from boveda.book.domain import Lot, LotTransition
-from boveda.book.json_forms import audit_head_json, balance_json, entry_json, lot_json
+from boveda.book.json_forms import audit_head_json, balance_json, lot_json
 from boveda.book.store import describe
 from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _location, _open_book, _table, say
 from boveda.cli.params import BTC, LOT_ID, PERCENT, USD_PRICE
 from boveda.money import format_btc
-from boveda.text import escape_json_text
 
 
-def _stream_json_list(key: str, items: Iterable[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
-    """Write ``{"<key>": [...], **extra}`` item by item (a journal may hold millions of entries)."""
-    click.echo("{" + json.dumps(key) + ": [", nl=False)
-    first = True
-    for item in items:
-        click.echo(("\n  " if first else ",\n  ") + escape_json_text(json.dumps(item, ensure_ascii=False)), nl=False)
-        first = False
-    tail = "".join(f", {json.dumps(k)}: {escape_json_text(json.dumps(v, ensure_ascii=False))}"
-                   for k, v in (extra or {}).items())
-    click.echo(("\n" if not first else "") + "]" + tail + "}")
-
-
-def _short(txid: str | None) -> str:
-    return "-" if not txid else txid[:16] + "…"
+def done(as_json: bool, document: dict[str, Any], text: str) -> None:
+    """What a write command prints: ``text``, or with --json the new ids as one JSON document."""
+    if as_json:
+        _echo_json(document)
+    else:
+        say(text)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -62,8 +51,10 @@ def init_command(ctx: click.Context) -> None:
 @click.option("--name", required=True, help="The reserve's full name.")
 @click.option("--no-sale", is_flag=True, help="Policy: coins may never be sold from this reserve.")
 @click.option("--address-cap", "address_cap_sat", type=BTC, metavar="BTC", help="Policy: most BTC any one address may hold.")
+@JSON_OPTION
 @click.pass_context
-def reserve_add(ctx: click.Context, code: str, name: str, no_sale: bool, address_cap_sat: int | None) -> None:
+def reserve_add(ctx: click.Context, code: str, name: str, no_sale: bool, address_cap_sat: int | None,
+                as_json: bool) -> None:
     """Add a reserve CODE (capital letters, digits, '-').
 
     \b
@@ -76,14 +67,15 @@ def reserve_add(ctx: click.Context, code: str, name: str, no_sale: bool, address
         reserve = book.add_reserve(code, name=name, no_sale=no_sale, address_cap_sat=cap_sat)
     policy = "no-sale" if reserve.no_sale else "sales allowed"
     cap = "" if cap_sat is None else f", at most {format_btc(cap_sat)} BTC per address"
-    say(f"reserve {reserve.code} added ({policy}{cap})")
+    done(as_json, {"reserve": reserve.code}, f"reserve {reserve.code} added ({policy}{cap})")
 
 
 @click.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help="The partner government's name.")
+@JSON_OPTION
 @click.pass_context
-def partner_add(ctx: click.Context, code: str, name: str) -> None:
+def partner_add(ctx: click.Context, code: str, name: str, as_json: bool) -> None:
     """Add a partner government CODE that may receive a share of forfeited coins.
 
     \b
@@ -92,15 +84,16 @@ def partner_add(ctx: click.Context, code: str, name: str) -> None:
     """
     with _open_book(ctx) as book:
         partner = book.add_partner(code, name=name)
-    say(f"partner {partner.code} added")
+    done(as_json, {"partner": partner.code}, f"partner {partner.code} added")
 
 
 @click.command("add")
 @click.argument("number")
 @click.option("--agency", required=True, help="The seizing agency.")
 @click.option("--court", help="The court hearing the case.")
+@JSON_OPTION
 @click.pass_context
-def case_add(ctx: click.Context, number: str, agency: str, court: str | None) -> None:
+def case_add(ctx: click.Context, number: str, agency: str, court: str | None, as_json: bool) -> None:
     """Add a criminal or civil case NUMBER; its seized coins are held in custody:NUMBER.
 
     \b
@@ -109,7 +102,8 @@ def case_add(ctx: click.Context, number: str, agency: str, court: str | None) ->
     """
     with _open_book(ctx) as book:
         case = book.add_case(number, agency=agency, court=court)
-    say(f"case {case.number} added (custody:{case.number})")
+    done(as_json, {"case": case.number, "account": f"custody:{case.number}"},
+         f"case {case.number} added (custody:{case.number})")
 
 
 @click.command("seize")
@@ -120,9 +114,10 @@ def case_add(ctx: click.Context, number: str, agency: str, court: str | None) ->
 @click.option("--outpoint", "outpoints", multiple=True, metavar="TXID:N", help="A seized output (repeatable).")
 @click.option("--order", help="Seizure warrant or order reference.")
 @DATE_OPTION
+@JSON_OPTION
 @click.pass_context
 def lot_seize(ctx: click.Context, case_number: str, amount_sat: int, txid: str, outpoints: tuple[str, ...],
-              order: str | None, date_text: str | None) -> None:
+              order: str | None, date_text: str | None, as_json: bool) -> None:
     """Record a new lot seized in a case; it starts in state 'seized'.
 
     \b
@@ -132,19 +127,29 @@ def lot_seize(ctx: click.Context, case_number: str, amount_sat: int, txid: str, 
     with _open_book(ctx) as book:
         lot = book.seize_lot(case=case_number, amount_sat=amount_sat, txid=txid, outpoints=outpoints,
                              date=date_text, order=order)
-    say(f"lot {lot.lot_id} seized: {format_btc(lot.amount_sat)} BTC in case {lot.case_number}")
+        entry_id = max(e.entry_id for e in book.entries_citing(lot.seizure_txid) if e.lot_id == lot.lot_id)
+    done(as_json, {"lot_id": lot.lot_id, "entry_id": entry_id, "state": lot.state.value},
+         f"lot {lot.lot_id} seized: {format_btc(lot.amount_sat)} BTC in case {lot.case_number}")
 
 
-def _lot_done(lot: Lot) -> None:
-    say(f"lot {lot.lot_id} is now {lot.state.value}")
+def _lot_done(book: Book, lot: Lot, as_json: bool) -> None:
+    """The lot's new state; with --json its id, the transition's and its entry's, and any remainder lot."""
+    step = book.lot_transitions(lot.lot_id)[-1]
+    remainders = book.lots(parent_lot_id=lot.lot_id)
+    document = {"lot_id": lot.lot_id, "state": lot.state.value, "transition_id": step.transition_id,
+                "entry_id": step.entry_id, "remainder_lot_ids": [r.lot_id for r in remainders]}
+    lines = [f"lot {lot.lot_id} is now {lot.state.value}"]
+    lines += [f"lot {r.lot_id} holds the remaining {format_btc(r.amount_sat)} BTC, still forfeited" for r in remainders]
+    done(as_json, document, "\n".join(lines))
 
 
 @click.command("forfeiture-pending")
 @click.argument("lot_id", metavar="LOT", type=LOT_ID)
 @click.option("--order", required=True, help="The complaint or notice opening forfeiture proceedings.")
 @DATE_OPTION
+@JSON_OPTION
 @click.pass_context
-def lot_pending(ctx: click.Context, lot_id: int, order: str, date_text: str | None) -> None:
+def lot_pending(ctx: click.Context, lot_id: int, order: str, date_text: str | None, as_json: bool) -> None:
     """Move a seized LOT to forfeiture_pending (proceedings opened).
 
     \b
@@ -152,15 +157,16 @@ def lot_pending(ctx: click.Context, lot_id: int, order: str, date_text: str | No
       boveda lot forfeiture-pending 1 --order "Complaint 22-cv-0123"
     """
     with _open_book(ctx) as book:
-        _lot_done(book.mark_forfeiture_pending(lot_id, order=order, date=date_text))
+        _lot_done(book, book.mark_forfeiture_pending(lot_id, order=order, date=date_text), as_json)
 
 
 @click.command("forfeit")
 @click.argument("lot_id", metavar="LOT", type=LOT_ID)
 @click.option("--order", required=True, help="The final order of forfeiture.")
 @DATE_OPTION
+@JSON_OPTION
 @click.pass_context
-def lot_forfeit(ctx: click.Context, lot_id: int, order: str, date_text: str | None) -> None:
+def lot_forfeit(ctx: click.Context, lot_id: int, order: str, date_text: str | None, as_json: bool) -> None:
     """Move a LOT from forfeiture_pending to forfeited (final order).
 
     \b
@@ -168,7 +174,7 @@ def lot_forfeit(ctx: click.Context, lot_id: int, order: str, date_text: str | No
       boveda lot forfeit 1 --order "Final order of forfeiture, ECF 212"
     """
     with _open_book(ctx) as book:
-        _lot_done(book.forfeit_lot(lot_id, order=order, date=date_text))
+        _lot_done(book, book.forfeit_lot(lot_id, order=order, date=date_text), as_json)
 
 
 @click.command("allocate")
@@ -180,9 +186,10 @@ def lot_forfeit(ctx: click.Context, lot_id: int, order: str, date_text: str | No
               help="Sharing only: the partner's share in percent (e.g. 25 or 33.33).")
 @click.option("--txid", help="The transaction that moved the coins, when known.")
 @DATE_OPTION
+@JSON_OPTION
 @click.pass_context
 def lot_allocate(ctx: click.Context, lot_id: int, to: str, order: str, percent_bp: int | None, txid: str | None,
-                 date_text: str | None) -> None:
+                 date_text: str | None, as_json: bool) -> None:
     """Allocate a forfeited LOT: to a reserve, to victims (restitution) or to a partner (sharing).
 
     Only forfeited lots may enter a no-sale reserve. With sharing, the partner receives P %
@@ -196,10 +203,7 @@ def lot_allocate(ctx: click.Context, lot_id: int, to: str, order: str, percent_b
     """
     with _open_book(ctx) as book:
         lot = book.allocate_lot(lot_id, to=to, order=order, percent_bp=percent_bp, txid=txid, date=date_text)
-        _lot_done(lot)
-        remainder = book.lots(parent_lot_id=lot_id)
-    for rest in remainder:
-        say(f"lot {rest.lot_id} holds the remaining {format_btc(rest.amount_sat)} BTC, still forfeited")
+        _lot_done(book, lot, as_json)
 
 
 @click.command("release")
@@ -207,8 +211,10 @@ def lot_allocate(ctx: click.Context, lot_id: int, to: str, order: str, percent_b
 @click.option("--order", required=True, help="The order returning the coins to the claimant.")
 @click.option("--txid", help="The transaction that returned the coins, when known.")
 @DATE_OPTION
+@JSON_OPTION
 @click.pass_context
-def lot_release(ctx: click.Context, lot_id: int, order: str, txid: str | None, date_text: str | None) -> None:
+def lot_release(ctx: click.Context, lot_id: int, order: str, txid: str | None, date_text: str | None,
+                as_json: bool) -> None:
     """Release a seized or forfeiture-pending LOT back to the claimant.
 
     \b
@@ -216,7 +222,7 @@ def lot_release(ctx: click.Context, lot_id: int, order: str, txid: str | None, d
       boveda lot release 4 --order "Order granting petition, ECF 88"
     """
     with _open_book(ctx) as book:
-        _lot_done(book.release_lot(lot_id, order=order, txid=txid, date=date_text))
+        _lot_done(book, book.release_lot(lot_id, order=order, txid=txid, date=date_text), as_json)
 
 
 @click.command("add")
@@ -226,9 +232,10 @@ def lot_release(ctx: click.Context, lot_id: int, order: str, txid: str | None, d
 @click.option("--price-usd", "price_usd_cents", type=USD_PRICE, metavar="N", help="Price paid in USD per BTC.")
 @click.option("--exchange", default="unspecified", show_default=True, help="Where the coins were bought.")
 @DATE_OPTION
+@JSON_OPTION
 @click.pass_context
 def purchase_add(ctx: click.Context, reserve: str, amount_sat: int, txid: str, price_usd_cents: int | None,
-                 exchange: str, date_text: str | None) -> None:
+                 exchange: str, date_text: str | None, as_json: bool) -> None:
     """Record a purchase of bitcoin for a reserve.
 
     \b
@@ -238,7 +245,8 @@ def purchase_add(ctx: click.Context, reserve: str, amount_sat: int, txid: str, p
     with _open_book(ctx) as book:
         entry = book.add_purchase(reserve=reserve, amount_sat=amount_sat, txid=txid, exchange=exchange,
                                   price_usd_cents=price_usd_cents, date=date_text)
-    say(f"entry {entry.entry_id}: purchase of {format_btc(amount_sat)} BTC for reserve {reserve}")
+    done(as_json, {"entry_id": entry.entry_id, "kind": entry.kind.value},
+         f"entry {entry.entry_id}: purchase of {format_btc(amount_sat)} BTC for reserve {reserve}")
 
 
 @click.command("add")
@@ -249,10 +257,14 @@ def purchase_add(ctx: click.Context, reserve: str, amount_sat: int, txid: str, p
 @click.option("--reason", required=True, help="Why the coins moved.")
 @click.option("--order", help="Order or agreement (required for restitution, release and sharing).")
 @click.option("--fee", "fee_sat", type=BTC, metavar="BTC", help="Miners' fee paid by --from on top of --amount.")
+@click.option("--wallets", metavar="FROM:TO", help="The paying and the receiving wallet (required, with --fee, for a "
+                                                   "move between two wallets of one reserve or case).")
 @DATE_OPTION
+@JSON_OPTION
 @click.pass_context
 def transfer_add(ctx: click.Context, from_account: str, to_account: str, amount_sat: int, txid: str, reason: str,
-                 order: str | None, fee_sat: int | None, date_text: str | None) -> None:
+                 order: str | None, fee_sat: int | None, wallets: str | None, date_text: str | None,
+                 as_json: bool) -> None:
     """Record coins moving between two accounts; the entry's kind follows from them.
 
     \b
@@ -263,14 +275,30 @@ def transfer_add(ctx: click.Context, from_account: str, to_account: str, amount_
     restitution, partner ↔ reserve sharing. Coins leave custody only through boveda lot.
 
     \b
+    A move between two wallets of one reserve (--from reserve:SV --to reserve:SV) names them
+    with --wallets FROM:TO and its miners' fee (--fee): the reserve's balance falls by the fee.
+
+    \b
     Example:
       boveda transfer add --from reserve:SV --to reserve:SV-COLD --amount 100 --txid 5e…a0 --reason "cold storage"
+      boveda transfer add --from reserve:SV --to reserve:SV --wallets sv-hot:sv-cold --amount 5 --fee 0.0001 \\
+        --txid 5e…a0 --reason "to cold storage"
     """
+    pair = None
+    if wallets is not None:
+        paying, sep, receiving = wallets.partition(":")
+        if not sep or not paying or not receiving:
+            raise BookError(f"--wallets takes FROM:TO, two wallet names, not {wallets!r}")
+        pair = (paying, receiving)
     with _open_book(ctx) as book:
         entry = book.add_transfer(from_account=from_account, to_account=to_account, amount_sat=amount_sat,
-                                  txid=txid, reason=reason, order=order, fee_sat=fee_sat, date=date_text)
-    say(f"entry {entry.entry_id}: {entry.kind.value} of {format_btc(amount_sat)} BTC "
-        f"from {from_account} to {to_account}")
+                                  txid=txid, reason=reason, order=order, fee_sat=fee_sat, date=date_text,
+                                  wallets=pair)
+    moved = f" (wallet {entry.from_wallet} to {entry.to_wallet})" if entry.from_wallet else ""
+    fee = f", fee {format_btc(entry.fee_sat)} BTC" if entry.fee_sat else ""
+    done(as_json, {"entry_id": entry.entry_id, "kind": entry.kind.value},
+         f"entry {entry.entry_id}: {entry.kind.value} of {format_btc(amount_sat)} BTC "
+         f"from {from_account} to {to_account}{moved}{fee}")
 
 
 @click.command("lots")
@@ -297,30 +325,6 @@ def lots_command(ctx: click.Context, as_json: bool) -> None:
          for lot in lots],
         ("LOT", "CASE", "BTC", "STATE", "SEIZED", "LAST AUTHORITY"),
     )
-
-
-@click.command("journal")
-@JSON_OPTION
-@click.pass_context
-def journal_command(ctx: click.Context, as_json: bool) -> None:
-    """List every journal entry, oldest first.
-
-    \b
-    Example:
-      boveda journal
-      boveda journal --json > journal.json
-    """
-    with _open_book(ctx) as book:
-        if as_json:
-            _stream_json_list("entries", (entry_json(e) for e in book.iter_journal()))
-            return
-        header = ("ID", "DATE", "KIND", "BTC", "FROM", "TO", "TXID", "AUTHORITY")
-        click.echo("  ".join(header))
-        for e in book.iter_journal():
-            givers = ",".join(str(p.account) for p in e.postings if p.amount_sat < 0)
-            takers = ",".join(str(p.account) for p in e.postings if p.amount_sat > 0)
-            say(f"{e.entry_id}  {e.effective_date.isoformat()}  {e.kind.value}  {format_btc(e.amount_sat)}  "
-                f"{givers}  {takers}  {_short(e.txids[0] if e.txids else None)}  {e.authority_ref or '-'}")
 
 
 @click.command("balances")
@@ -354,7 +358,7 @@ def register(cli: click.Group) -> None:
         lot.add_command(command)
     _group(cli, "purchase", "Purchases of bitcoin for a reserve.").add_command(purchase_add)
     _group(cli, "transfer", "Coins moving between accounts.").add_command(transfer_add)
-    for command in (lots_command, journal_command, balances_command):
+    for command in (lots_command, balances_command):
         cli.add_command(command)
 
 

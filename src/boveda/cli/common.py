@@ -32,7 +32,9 @@ def _location(ctx: click.Context) -> str:
 
 @contextmanager
 def _open_book(ctx: click.Context) -> Iterator[Book]:
-    with Book.open(_location(ctx)) as book:
+    obj = ctx.find_root().obj or {}
+    with Book.open(_location(ctx), operator=obj.get("operator"), approved_by=obj.get("approved_by"),
+                   operator_required=True) as book:
         yield book
 
 

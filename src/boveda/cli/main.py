@@ -36,27 +36,43 @@ class BovedaGroup(click.Group):
     show_default=True,
     help="The book: a SQLite file path, or a postgresql:// URL (env BOVEDA_BOOK).",
 )
+@click.option(
+    "--by",
+    "operator",
+    envvar="BOVEDA_OPERATOR",
+    metavar="NAME",
+    help="Who makes the change, recorded (and hashed) with every audited event (env BOVEDA_OPERATOR); "
+         "required on a PostgreSQL book, the OS user by default on a SQLite one.",
+)
+@click.option("--approved-by", metavar="NAME", help="Who approved the change, recorded beside the operator.")
 @click.pass_context
-def cli(ctx: click.Context, book: str) -> None:
+def cli(ctx: click.Context, book: str, operator: str | None, approved_by: str | None) -> None:
     """Bóveda keeps the book of record for a sovereign bitcoin reserve and proves it against the chain."""
     ctx.ensure_object(dict)
     ctx.obj["book"] = book
+    ctx.obj["operator"] = operator
+    ctx.obj["approved_by"] = approved_by
 
 
 def _register_commands() -> None:
     from boveda.cli import (
+        anchor_commands,
         audit_commands,
         book_commands,
         chain_commands,
+        entry_commands,
+        facts_commands,
         follow_commands,
+        labels_commands,
         proof_commands,
         reconcile_commands,
+        spend_commands,
         wallet_commands,
         web_commands,
     )
 
-    for module in (chain_commands, book_commands, audit_commands, wallet_commands, reconcile_commands, proof_commands,
-                   follow_commands, web_commands):
+    for module in (chain_commands, book_commands, entry_commands, audit_commands, wallet_commands, reconcile_commands, proof_commands,
+                   follow_commands, web_commands, labels_commands, facts_commands, spend_commands, anchor_commands):
         module.register(cli)
 
 

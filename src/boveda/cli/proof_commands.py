@@ -25,16 +25,25 @@ from boveda.cli.params import HEIGHT, SATOSHIS, SafePath
 from boveda.money import format_btc
 from boveda.outfiles import check_target
 from boveda.proofs.bundle import load_bundle, write_bundle
-from boveda.proofs.psbt import finalize
 from boveda.service.chain import ChainOptions
-from boveda.service.proofs import Verification, make_proof, verify_proof, verify_proofs
-from boveda.service.reserve import known_reserve
+from boveda.service.proofs import (
+    Verification,
+    check_holding,
+    finalize_proof,
+    holding_account,
+    make_proof,
+    verify_proof,
+    verify_proofs,
+    written_json,
+)
 
 _OUT = SafePath(path_type=Path, dir_okay=False)
 
 
 @click.group("prove", invoke_without_command=True, subcommand_metavar="[finalize ...]")
 @click.option("--reserve", "reserve", metavar="CODE", help="The reserve to prove.")
+@click.option("--custody", "custody", metavar="CASE",
+              help="Or the custody holding of a case to prove (the coins the seizing agency holds), the same way.")
 @click.option("--at", "at_height", type=HEIGHT, metavar="HEIGHT",
               help="The block after which balances are proved (default: the height the reserve is synced to).")
 @click.option("--challenge", metavar="TEXT",
@@ -44,21 +53,27 @@ _OUT = SafePath(path_type=Path, dir_okay=False)
               help="DEMO/REGTEST ONLY: sign with keys derived from this public label, as `boveda demo`'s "
                    "wallets are (the scenario's seed). Refused on every network but regtest.")
 @click.option("--psbt-dir", type=SafePath(path_type=Path, file_okay=False),
-              help="Write one BIP-322 to_sign PSBT per address here for external signers, and an unsigned bundle.")
+              help="Write one BIP-322 proof-of-funds PSBT per wallet here for external signers (a folder without "
+                   "PSBTs, unless --force), and an unsigned bundle.")
 @FORCE_OPTION
 @REFRESH_OPTION
 @source_options
+@JSON_OPTION
 @click.pass_context
-def prove_group(ctx: click.Context, reserve: str | None, at_height: int | None, challenge: str | None,
-                out_path: Path | None, seed_label: str | None, psbt_dir: Path | None, force: bool, refresh: bool,
-                datadir: Path | None, network_name: str | None, rpc_url: str | None, use_cookie: bool) -> None:
-    """Prove a reserve's holdings at a block: its funded addresses, their coins and a BIP-322 proof of
-    control for each, with the liabilities its book records, as a bundle anyone can verify.
+def prove_group(ctx: click.Context, reserve: str | None, custody: str | None, at_height: int | None,
+                challenge: str | None, out_path: Path | None, seed_label: str | None, psbt_dir: Path | None,
+                force: bool, refresh: bool, datadir: Path | None, network_name: str | None, rpc_url: str | None,
+                use_cookie: bool, as_json: bool) -> None:
+    """Prove a reserve's (or a custody holding's) coins at a block: its funded addresses, their coins and
+    BIP-322 proofs of control, with the liabilities its book records, as a bundle anyone can verify.
 
-    Software keys sign directly (--seed-label, for the demo's regtest wallets only). For real
-    custody, --psbt-dir writes one to-sign PSBT per address for hardware or offline signers and an
-    unsigned bundle; `boveda prove finalize` then puts the signed PSBTs' signatures into it.
-    No private key is read from or written to the book or the bundle.
+    Software keys sign directly (--seed-label, for the demo's regtest wallets only; one proof per
+    address). For real custody, --psbt-dir writes one BIP-322 "proof of funds" PSBT per wallet —
+    one signing round per wallet, however many addresses it has — and an unsigned bundle; `boveda
+    prove finalize` then puts the signed PSBTs' signatures into it (docs/signers.md: Bitcoin Core,
+    Sparrow, HWI). A folder already holding PSBTs, which may be signed, is refused (--force to
+    write over them), as is an existing bundle file. No private key is read from or written to the
+    book or the bundle.
 
     \b
     Example:
@@ -67,32 +82,38 @@ def prove_group(ctx: click.Context, reserve: str | None, at_height: int | None, 
       boveda prove finalize proof-SV.unsigned.json --psbt-dir psbts/ --out proof-SV.json
       boveda prove --reserve SV --seed-label "boveda article scenario v1" --out proof-SV.json   # demo only
       boveda prove --reserve SV --rpc --psbt-dir psbts/ --out proof-SV.unsigned.json   # synced from the node first
+      boveda prove --custody 1:13-cr-00950 --psbt-dir psbts-sr/ --out proof-SR.unsigned.json --json
     """
     chain = ChainOptions(datadir, network_name, rpc_url, use_cookie)
     if ctx.invoked_subcommand is not None:
-        if any(v is not None for v in (reserve, at_height, challenge, out_path, seed_label, psbt_dir)) or force \
-                or refresh or source_given(ctx):
+        if any(v is not None for v in (reserve, custody, at_height, challenge, out_path, seed_label, psbt_dir)) \
+                or force or refresh or as_json or source_given(ctx):
             raise click.UsageError("options before 'finalize' belong to 'boveda prove'; put them after 'finalize'")
         return
-    if reserve is None or out_path is None:
-        raise click.UsageError("boveda prove needs --reserve CODE and --out BUNDLE")
+    if (reserve is None) == (custody is None) or out_path is None:
+        raise click.UsageError("boveda prove needs --reserve CODE or --custody CASE, and --out BUNDLE")
     if (seed_label is None) == (psbt_dir is None):
         raise click.UsageError("choose how to sign: --seed-label LABEL (demo keys) or --psbt-dir DIR (external signers)")
     check_target(out_path, force=force)  # before any work: a refused file costs nothing
+    holding = holding_account(reserve, custody)
     with _open_book(ctx) as book:
-        known_reserve(book, reserve)  # before a refresh: a typo costs no sync
+        check_holding(book, holding)  # before a refresh: a typo costs no sync
         if refresh or source_given(ctx):
             refresh_book(book, chain)
-        bundle, written = make_proof(book, reserve, height=at_height, challenge=challenge, seed_label=seed_label,
+        bundle, written = make_proof(book, holding, height=at_height, challenge=challenge, seed_label=seed_label,
                                      psbt_dir=psbt_dir, force=force)
     write_bundle(bundle, out_path, force=force)
+    if as_json:
+        _echo_json(written_json(bundle, out_path, written))
+        return
     state = "signed" if bundle.is_signed else "unsigned"
-    say(f"{state} proof of reserve {bundle.reserve} at height {bundle.height} ({bundle.block_hash_hex}): "
+    say(f"{state} proof of {bundle.holder} at height {bundle.height} ({bundle.block_hash_hex}): "
         f"{len(bundle.addresses)} addresses, {format_btc(bundle.assets_sat)} BTC, liabilities "
         f"{format_btc(bundle.liabilities_sat)} BTC; challenge {bundle.challenge!r} -> {out_path}")
     if psbt_dir is not None:
-        say(f"{len(written)} PSBTs to sign in {psbt_dir}; then: boveda prove finalize {out_path} "
-            f"--psbt-dir {psbt_dir} --out FINAL.json")
+        rounds = "wallet" if bundle.funds_proofs else "address"
+        say(f"{len(written)} PSBTs to sign in {psbt_dir} (one per {rounds}); then: boveda prove finalize "
+            f"{out_path} --psbt-dir {psbt_dir} --out FINAL.json")
 
 
 @prove_group.command("finalize")
@@ -101,18 +122,24 @@ def prove_group(ctx: click.Context, reserve: str | None, at_height: int | None, 
               help="The folder holding the signed PSBTs (any file names; matched by what they sign).")
 @click.option("--out", "out_path", required=True, type=_OUT, help="Where to write the signed bundle.")
 @FORCE_OPTION
-def prove_finalize(bundle_path: Path, psbt_dir: Path, out_path: Path, force: bool) -> None:
+@JSON_OPTION
+def prove_finalize(bundle_path: Path, psbt_dir: Path, out_path: Path, force: bool, as_json: bool) -> None:
     """Put the signatures of signed BIP-322 PSBTs into an unsigned bundle; every proof is checked first.
+    Several cosigners' copies of one wallet's PSBT (any file names) are joined input by input.
 
     \b
     Example:
       boveda prove finalize proof-SV.unsigned.json --psbt-dir psbts/ --out proof-SV.json
     """
     check_target(out_path, force=force)
-    bundle = finalize(load_bundle(bundle_path), psbt_dir)
+    bundle = finalize_proof(bundle_path, psbt_dir)
     write_bundle(bundle, out_path, force=force)
-    say(f"signed proof of reserve {bundle.reserve} at height {bundle.height}: "
-        f"{len(bundle.addresses)} proofs -> {out_path}")
+    if as_json:
+        _echo_json(written_json(bundle, out_path))
+        return
+    proofs = (f"{len(bundle.funds_proofs)} proofs of funds covering {len(bundle.addresses)} addresses"
+              if bundle.funds_proofs else f"{len(bundle.addresses)} proofs")
+    say(f"signed proof of {bundle.holder} at height {bundle.height}: {proofs} -> {out_path}")
 
 
 @click.command("verify")
@@ -174,7 +201,7 @@ def verify_command(bundle_paths: tuple[Path, ...], datadir: Path, network_name: 
 
 def _print_report(verification: Verification, expect_total_sat: int | None) -> None:
     report = verification.report
-    say(f"reserve {report.reserve} on {report.network.value} at height {report.height} "
+    say(f"{report.holder} on {report.network.value} at height {report.height} "
         f"({report.block_hash_hex}), challenge {report.challenge!r}")
     say(f"chain read from {verification.route}")
     _table([(a.address, a.wallet or "", format_btc(a.claimed_sat),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from boveda.demo import Progress as DemoProgress
 from boveda.money import format_btc
 
-console = Console()
+# Not a terminal (a file, a pipe, a test): lines are not wrapped, so a printed command can be copied whole.
+console = Console(soft_wrap=not sys.stdout.isatty(), width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from boveda.cli.follow_commands import follow as run_follower
 from boveda.cli.params import BLOCK_COUNT, GAP_LIMIT, HEIGHT, SECONDS
 from boveda.cli.render import BarProgress
 from boveda.follower.loop import FollowOptions
+from boveda.labels import labels_for
 from boveda.money import format_btc
 from boveda.service.chain import ChainOptions
 from boveda.service.wallets import (
@@ -35,9 +37,10 @@ from boveda.wallets.watch import DEFAULT_GAP_LIMIT
 @click.option("--gap-limit", type=GAP_LIMIT, default=DEFAULT_GAP_LIMIT, show_default=True,
               help="Unused addresses watched past the last used one, per branch.")
 @click.option("--network", "network_name", help="main, testnet4, signet or regtest (default: the book's, else main).")
+@JSON_OPTION
 @click.pass_context
 def wallet_add(ctx: click.Context, name: str, reserve: str | None, case_number: str | None, descriptor: str,
-               birth_height: int | None, gap_limit: int, network_name: str | None) -> None:
+               birth_height: int | None, gap_limit: int, network_name: str | None, as_json: bool) -> None:
     """Register a watch-only wallet NAME of a reserve or of a case's custody, and derive its first scripts.
 
     \b
@@ -50,6 +53,9 @@ def wallet_add(ctx: click.Context, name: str, reserve: str | None, case_number: 
     with _open_book(ctx) as book:
         wallet = add_wallet(book, name, descriptor, network_name=network_name, reserve=reserve, case=case_number,
                             birth_height=birth_height, gap_limit=gap_limit)
+    if as_json:
+        _echo_json({"wallet": wallet_json(wallet)})
+        return
     say(f"wallet {wallet.name} registered for {wallet.owner}")
 
 
@@ -99,12 +105,13 @@ def wallet_list(ctx: click.Context, as_json: bool) -> None:
               help="With --follow: stop once synced to height H.")
 @click.option("--idle-exit-s", type=SECONDS, metavar="S",
               help="With --follow: stop after S seconds without a new block (exit 2 if the node was unreachable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the sync's summary as one JSON document (not with --follow).")
 @click.pass_context
 def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | None, rpc_url: str | None,
                  use_cookie: bool, beyond_gap: bool, rescan_from_scratch: bool, parallel: bool,
                  scheduler_address: str | None, follow: bool,
                  zmq_urls: tuple[str, ...], webhooks: tuple[str, ...], log_json: bool, max_blocks: int | None,
-                 until_height: int | None, idle_exit_s: float | None) -> None:
+                 until_height: int | None, idle_exit_s: float | None, as_json: bool) -> None:
     """Scan the chain for every wallet of the book, from its birth height or last sync to the tip.
 
     From a running node with --rpc-url or --rpc (its REST and RPC interfaces), or from a stopped
@@ -133,6 +140,8 @@ def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | N
         given = [name for name, value in follow_only.items() if value]
         if given:
             raise click.UsageError(f"{', '.join(given)} go with --follow")
+    elif as_json:
+        raise click.UsageError("--json is for one sync; with --follow use --log-json")
     elif beyond_gap or rescan_from_scratch or parallel or scheduler_address:
         raise click.UsageError("--beyond-gap, --rescan-from-scratch, --parallel and --scheduler are for one sync: "
                                "run it, then --follow")
@@ -150,6 +159,9 @@ def sync_command(ctx: click.Context, datadir: Path | None, network_name: str | N
         report = sync_book(book, datadir, network_name, rpc_url=rpc_url, use_cookie=use_cookie, beyond_gap=beyond_gap,
                            rescan_from_scratch=rescan_from_scratch, parallel=parallel,
                            scheduler_address=scheduler_address, progress=bars)
+    if as_json:
+        _echo_json({"sync": dataclasses.asdict(report)})
+        return
     moved = f", followed a reorganisation back to height {report.rolled_back_to}" if report.rolled_back_to is not None else ""
     say(f"synced {report.wallets} wallets to height {report.tip_height} ({report.tip_hash_hex}): "
         f"{report.blocks_scanned} blocks scanned, {report.credits} coins received, {report.debits} spent{moved}")
@@ -221,11 +233,12 @@ def wallet_addresses_command(ctx: click.Context, name: str, as_json: bool) -> No
     """
     with _open_book(ctx) as book:
         lines = address_lines(book, name)
+        labels = labels_for(book, [a.address for a in lines])
     if as_json:
         _echo_json(addresses_json(name, lines))
         return
-    _table([(str(a.branch), str(a.index), a.address, str(a.received_count), format_btc(a.balance_sat)) for a in lines],
-           ("BRANCH", "INDEX", "ADDRESS", "RECEIVED", "BTC"))
+    _table([(str(a.branch), str(a.index), a.address, str(a.received_count), format_btc(a.balance_sat),
+             labels.get(a.address, "")) for a in lines], ("BRANCH", "INDEX", "ADDRESS", "RECEIVED", "BTC", "LABEL"))
 
 
 @click.command("exposure")

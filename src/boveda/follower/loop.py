@@ -28,6 +28,7 @@ from boveda.follower.log import FollowLog
 from boveda.follower.mempool import MempoolWatch, PendingSpend
 from boveda.follower.webhook import WebhookSender
 from boveda.wallets import facts_store as facts
+from boveda.wallets import follower_facts
 from boveda.wallets.sync import Syncer, sync_lock
 
 WAIT_SLICE_S = 0.5  # the longest the loop waits before it looks at the stop flag and the node's tip again
@@ -278,10 +279,10 @@ class Follower:
 
     def _after_blocks(self, first: int, last: int, elapsed_ms: float) -> None:
         with self.book.store.read() as conn:
-            moved = facts.coins_moved(conn, first, last)
+            moved = follower_facts.coins_moved(conn, first, last)
             hashes = {h: facts.synced_block(conn, h) for h in range(first, last + 1)}
             owners = facts.wallet_owners(conn)
-            touched = {str(owners[w]) for w in facts.wallets_touched(conn, first, last) if w in owners}
+            touched = {str(owners[w]) for w in follower_facts.wallets_touched(conn, first, last) if w in owners}
         heights = [h for h in range(first, last + 1) if hashes.get(h) is not None]
         per_block_ms = elapsed_ms / max(1, len(heights))
         for height in heights:

@@ -18,7 +18,8 @@ from boveda.chain.rpc_client import RPC_INVALID_ADDRESS_OR_KEY, RpcClient, RpcEr
 from boveda.errors import CodecError
 from boveda.follower.alerts_store import Alert, Resolution
 from boveda.wallets import facts_store as facts
-from boveda.wallets.facts_store import WatchedCoin
+from boveda.wallets import follower_facts
+from boveda.wallets.follower_facts import WatchedCoin
 
 _OUTPOINTS_PER_CALL = 1000
 _RAW_KEPT = 2000  # rawtx bodies kept until their `sequence` A-notification (either may come first)
@@ -56,7 +57,7 @@ class MempoolWatch:
 
     def refresh(self) -> None:
         with self.book.store.read() as conn:
-            self._coins = facts.unspent_outpoints(conn)
+            self._coins = follower_facts.unspent_outpoints(conn)
             self._owners = {name: str(owner) for name, owner in facts.wallet_owners(conn).items()}
 
     def spends_of(self, txid: bytes, outpoints: Iterable[tuple[bytes, int]]) -> list[PendingSpend]:
@@ -135,7 +136,7 @@ class MempoolWatch:
             return []
         txids = {alert.alert_id: bytes.fromhex(alert.txid_hex)[::-1] for alert in pending}
         with self.book.store.read() as conn:
-            confirmed = facts.confirmed_txids(conn, list(txids.values()))
+            confirmed = follower_facts.confirmed_txids(conn, list(txids.values()))
         ended = []
         tip_checked: bool | None = None
         for alert in pending:

@@ -1,5 +1,6 @@
-"""The proof bundle: versioned JSON (docs/proof-bundle.md, docs/proof-bundle.schema.json), its value
-types, and a strict parser that names the field it refuses."""
+"""The proof bundle: versioned JSON (docs/proof-bundle.md; docs/proof-bundle.schema.json for version 1,
+docs/proof-bundle-v2.schema.json for version 2), its value types, and a strict parser that names the field
+it refuses."""
 
 from __future__ import annotations
 
@@ -12,15 +13,26 @@ from typing import Any
 
 from boveda import strict_json
 from boveda.bitcoin.network import Network
-from boveda.book.checks import MAX_HEIGHT, MAX_ID, TEXT_MAX_CHARS, check_code, check_wallet_name, parse_date
+from boveda.book.checks import (
+    MAX_HEIGHT,
+    MAX_ID,
+    TEXT_MAX_CHARS,
+    check_case_number,
+    check_code,
+    check_wallet_name,
+    parse_date,
+)
 from boveda.book.errors import BookError
 from boveda.money import MAX_MONEY_SAT
 from boveda.outfiles import write_text
 from boveda.proofs.challenge import ProofError, check_challenge, liabilities_digest, proof_message
 from boveda.text import unsafe_character
 
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 1  # a reserve's bundle of per-address proofs, as every Bóveda reads it
+FUNDS_VERSION = 2  # adds proofs of funds (one per wallet) and custody holdings
+VERSIONS = (BUNDLE_VERSION, FUNDS_VERSION)
 PROOF_FORMATS = ("simple", "full")
+FUNDS_FORMAT = "funds"  # an address whose coins a proof of funds of the bundle spends
 LIABILITY_KINDS = ("restitution", "sharing", "release")
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 MAX_DEPTH = 8  # top > addresses > address > utxos > utxo is 5 deep
@@ -53,8 +65,8 @@ class AddressProof:
     wallet: str | None
     balance_sat: int
     utxos: tuple[ProvenUtxo, ...]
-    proof: str | None  # BIP-322, base64; None in an unsigned bundle
-    proof_format: str | None  # "simple" or "full"; None when unsigned
+    proof: str | None  # BIP-322, base64; None in an unsigned bundle, or when a proof of funds covers it
+    proof_format: str | None  # "simple", "full", or "funds" (proved by a proof of funds); None when unsigned
 
     def to_json(self) -> dict:
         return {
@@ -66,6 +78,21 @@ class AddressProof:
             "proof": self.proof,
             "proof_format": self.proof_format,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FundsProof:
+    """One wallet's BIP-322 proof of funds (version 2): a full to_sign whose first input spends the to_spend of
+    the message for `address`, and whose further inputs spend the wallet's listed coins."""
+
+    wallet: str | None  # informative, not checked
+    address: str
+    script_pubkey: bytes
+    proof: str | None  # base64 of the signed to_sign; None until `boveda prove finalize`
+
+    def to_json(self) -> dict:
+        return {"wallet": self.wallet, "address": self.address, "script_pubkey": self.script_pubkey.hex(),
+                "proof": self.proof}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +121,7 @@ class Liability:
 
 @dataclass(frozen=True, slots=True)
 class ProofBundle:
-    reserve: str
+    reserve: str | None  # the reserve's code; None in a custody holding's bundle
     network: Network
     height: int
     block_hash_hex: str
@@ -107,18 +134,33 @@ class ProofBundle:
     net_sat: int
     message: str = ""  # as stored; `expected_message` is what the fields define
     version: int = BUNDLE_VERSION
+    custody: str | None = None  # the case number of a custody holding's bundle (version 2)
+    funds_proofs: tuple[FundsProof, ...] = ()  # version 2
+
+    def __post_init__(self) -> None:
+        if self.version == BUNDLE_VERSION and (self.custody is not None or self.funds_proofs):
+            raise ProofError("a version 1 bundle holds neither proofs of funds nor a custody holding")
+        if (self.reserve is None) == (self.custody is None):
+            raise ProofError("a bundle proves one holding: a reserve or a custody case")
+
+    @property
+    def holder(self) -> str:
+        """Whose bundle it is, in words: `reserve SV` or `custody 1:13-cr-00950`."""
+        return f"reserve {self.reserve}" if self.custody is None else f"custody {self.custody}"
 
     @property
     def expected_message(self) -> str:
         """The message the fields define: the only one a verifier checks proofs against."""
         return proof_message(
-            reserve=self.reserve, network=self.network, height=self.height, block_hash_hex=self.block_hash_hex,
-            challenge=self.challenge, liabilities_sha256=liabilities_digest([x.to_json() for x in self.liabilities]),
+            reserve=self.reserve, custody=self.custody, network=self.network, height=self.height,
+            block_hash_hex=self.block_hash_hex, challenge=self.challenge,
+            liabilities_sha256=liabilities_digest([x.to_json() for x in self.liabilities]),
         )
 
     @property
     def is_signed(self) -> bool:
-        return all(a.proof is not None for a in self.addresses)
+        return all(a.proof is not None or a.proof_format == FUNDS_FORMAT for a in self.addresses) and all(
+            f.proof is not None for f in self.funds_proofs)
 
     def with_proofs(self, proofs: dict[str, tuple[str, str]]) -> ProofBundle:
         """A copy with address -> (proof, format) filled in."""
@@ -129,7 +171,7 @@ class ProofBundle:
         return replace(self, addresses=addresses)
 
     def to_json(self) -> dict:
-        return {
+        document = {
             "version": self.version,
             "reserve": self.reserve,
             "network": self.network.value,
@@ -142,6 +184,10 @@ class ProofBundle:
             "liabilities": [x.to_json() for x in self.liabilities],
             "totals": {"assets_sat": self.assets_sat, "liabilities_sat": self.liabilities_sat, "net_sat": self.net_sat},
         }
+        if self.version >= FUNDS_VERSION:
+            document["custody"] = self.custody
+            document["funds_proofs"] = [f.to_json() for f in self.funds_proofs]
+        return document
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -182,7 +228,7 @@ def parse_bundle_text(text: str, *, where: str = "the bundle") -> ProofBundle:
 # -- strict parsing ------------------------------------------------------------------------
 
 
-def _fields(document: Any, where: str, required: tuple[str, ...]) -> dict:
+def _fields(document: Any, where: str, required: tuple[str, ...], version: int = BUNDLE_VERSION) -> dict:
     if not isinstance(document, dict):
         raise ProofError(f"bundle field {where} must be an object")
     for name in required:
@@ -191,7 +237,7 @@ def _fields(document: Any, where: str, required: tuple[str, ...]) -> dict:
                              f"bundle field {name} is missing")
     unknown = sorted(set(document) - set(required))
     if unknown:
-        raise ProofError(f"bundle field {_join(where, unknown[0])} is not part of bundle version {BUNDLE_VERSION}")
+        raise ProofError(f"bundle field {_join(where, unknown[0])} is not part of bundle version {version}")
     return document
 
 
@@ -259,12 +305,17 @@ def _utxo(document: Any, where: str) -> ProvenUtxo:
                       _int(d["height"], f"{where}.height", maximum=MAX_HEIGHT))
 
 
-def _address(document: Any, where: str) -> AddressProof:
+def _address(document: Any, where: str, version: int) -> AddressProof:
     d = _fields(document, where, ("address", "script_pubkey", "wallet", "balance_sat", "utxos", "proof",
                                   "proof_format"))
     proof = _str(d["proof"], f"{where}.proof", pattern=_BASE64, nullable=True)
-    proof_format = _str(d["proof_format"], f"{where}.proof_format", pattern=_PROOF_FORMAT, nullable=True)
-    if (proof is None) != (proof_format is None):
+    funds = version >= FUNDS_VERSION and d["proof_format"] == FUNDS_FORMAT
+    proof_format = FUNDS_FORMAT if funds else _str(d["proof_format"], f"{where}.proof_format",
+                                                   pattern=_PROOF_FORMAT, nullable=True)
+    if funds and proof is not None:
+        raise ProofError(f"bundle field {where}.proof must be null when proof_format is {FUNDS_FORMAT} (the "
+                         "wallet's proof of funds proves it)")
+    if not funds and (proof is None) != (proof_format is None):
         raise ProofError(f"bundle field {where}.proof_format must be one of {', '.join(PROOF_FORMATS)} "
                          "(null only when proof is null)")
     return AddressProof(
@@ -276,6 +327,17 @@ def _address(document: Any, where: str) -> AddressProof:
         utxos=_list(d["utxos"], f"{where}.utxos", _utxo),
         proof=proof,
         proof_format=proof_format,
+    )
+
+
+def _funds_proof(document: Any, where: str) -> FundsProof:
+    d = _fields(document, where, ("wallet", "address", "script_pubkey", "proof"))
+    return FundsProof(
+        wallet=_checked(d["wallet"], f"{where}.wallet", check_wallet_name, "a wallet name (letters, digits, '.', "
+                        "'_', '-')", nullable=True),
+        address=_str(d["address"], f"{where}.address", pattern=_ADDRESS),
+        script_pubkey=bytes.fromhex(_str(d["script_pubkey"], f"{where}.script_pubkey", pattern=_HEX)),
+        proof=_str(d["proof"], f"{where}.proof", pattern=_BASE64, nullable=True),
     )
 
 
@@ -300,6 +362,8 @@ def _liability(document: Any, where: str) -> Liability:
 
 _TOP = ("version", "reserve", "network", "height", "block_hash", "challenge", "message", "scan_from_height",
         "addresses", "liabilities", "totals")
+_TOP_V2 = (*_TOP, "custody", "funds_proofs")
+_RESERVE_FORM = "a reserve code (1-32 capital letters, digits, '-', '_')"
 
 
 def parse_bundle(document: Any) -> ProofBundle:
@@ -312,9 +376,10 @@ def parse_bundle(document: Any) -> ProofBundle:
     if "version" not in document:
         raise ProofError("bundle field version is missing")
     version = _int(document["version"], "version", maximum=MAX_ID)
-    if version != BUNDLE_VERSION:
-        raise ProofError(f"bundle version {version} is not known to this Bóveda (it reads version {BUNDLE_VERSION})")
-    d = _fields(document, "(top)", _TOP)
+    if version not in VERSIONS:
+        raise ProofError(f"bundle version {version} is not known to this Bóveda (it reads versions "
+                         f"{BUNDLE_VERSION} and {FUNDS_VERSION})")
+    d = _fields(document, "(top)", _TOP_V2 if version >= FUNDS_VERSION else _TOP, version)
     network_name = d["network"]
     try:
         network = Network(network_name)
@@ -330,14 +395,22 @@ def parse_bundle(document: Any) -> ProofBundle:
     if not isinstance(message, str) or len(message) > 2_000 or unsafe_character(message.replace("\n", "")):
         raise ProofError("bundle field message must be the text of the signed message: lines of printable text")
     totals = _fields(d["totals"], "totals", ("assets_sat", "liabilities_sat", "net_sat"))
+    custody = None
+    if version >= FUNDS_VERSION:
+        custody = _checked(d["custody"], "custody", check_case_number, "a case number", nullable=True)
+    reserve = _checked(d["reserve"], "reserve", check_code, _RESERVE_FORM, nullable=custody is not None)
+    if reserve is not None and custody is not None:
+        raise ProofError("bundle fields reserve and custody are both set: a bundle proves one holding")
     return ProofBundle(
-        reserve=_checked(d["reserve"], "reserve", check_code, "a reserve code (1-32 capital letters, digits, '-', '_')"),
+        reserve=reserve,
+        custody=custody,
+        funds_proofs=_list(d["funds_proofs"], "funds_proofs", _funds_proof) if version >= FUNDS_VERSION else (),
         network=network,
         height=_int(d["height"], "height", maximum=MAX_HEIGHT),
         block_hash_hex=_str(d["block_hash"], "block_hash", pattern=_HEX64),
         challenge=challenge,
         scan_from_height=_int(d["scan_from_height"], "scan_from_height", maximum=MAX_HEIGHT),
-        addresses=_list(d["addresses"], "addresses", _address),
+        addresses=_list(d["addresses"], "addresses", lambda item, where: _address(item, where, version)),
         liabilities=_list(d["liabilities"], "liabilities", _liability),
         assets_sat=_int(totals["assets_sat"], "totals.assets_sat"),
         liabilities_sat=_int(totals["liabilities_sat"], "totals.liabilities_sat"),

@@ -3,7 +3,7 @@
 The text is fixed (docs/proof-bundle.md), UTF-8, lines joined by "\\n", no trailing newline:
 
     Bóveda proof of reserves v1
-    reserve: SV
+    reserve: SV                 (a custody holding's proof: "custody: <case number>")
     network: regtest
     height: 486
     block: <block hash, hex as block explorers show it>
@@ -63,15 +63,18 @@ def liabilities_digest(liabilities_json: Sequence[dict]) -> str:
 
 
 def proof_message(
-    *, reserve: str, network: Network, height: int, block_hash_hex: str, challenge: str, liabilities_sha256: str
+    *, reserve: str | None, network: Network, height: int, block_hash_hex: str, challenge: str,
+    liabilities_sha256: str, custody: str | None = None,
 ) -> str:
-    """The text each address signs (BIP-322, UTF-8)."""
+    """The text each address signs (BIP-322, UTF-8): a reserve's (`reserve` given) or a custody holding's."""
     if not _HASH_RE.fullmatch(block_hash_hex) or not _HASH_RE.fullmatch(liabilities_sha256):
         raise ProofError("block hash and liabilities digest must be 64 lowercase hex digits")
+    if (reserve is None) == (custody is None):
+        raise ProofError("a proof is of one holding: a reserve or a custody case, not both or neither")
     check_challenge(challenge)
     return "\n".join((
         MESSAGE_TITLE,
-        f"reserve: {reserve}",
+        f"reserve: {reserve}" if custody is None else f"custody: {custody}",
         f"network: {network.value}",
         f"height: {height}",
         f"block: {block_hash_hex}",

@@ -1,5 +1,8 @@
-"""`boveda prove`: a reserve's funded addresses at a block, from the book's synced store, with the
+"""`boveda prove`: a holding's funded addresses at a block, from the book's synced store, with the
 liabilities its journal records, as a bundle; signed by a `Signer` or left for external signers.
+
+A holding is a reserve or a custody case (the coins a seizing agency holds): both are proved the same
+way, by the same functions.
 
 Nothing here reads a private key from the book: signers bring their own.
 """
@@ -17,7 +20,15 @@ from boveda.bitcoin import bip322
 from boveda.bitcoin.network import Network
 from boveda.book import Book
 from boveda.book.domain import Account, AccountKind, Entry, EntryKind
-from boveda.proofs.bundle import AddressProof, Liability, ProofBundle, ProvenUtxo
+from boveda.proofs.bundle import (
+    BUNDLE_VERSION,
+    FUNDS_VERSION,
+    AddressProof,
+    FundsProof,
+    Liability,
+    ProofBundle,
+    ProvenUtxo,
+)
 from boveda.proofs.challenge import ProofError, check_challenge, new_nonce
 from boveda.wallets import facts_store as facts
 from boveda.wallets.report import address_of
@@ -58,8 +69,22 @@ _OBLIGATIONS = {
 }
 
 
-def reserve_wallets(book: Book, reserve: str) -> tuple[ReserveWallet, ...]:
-    owner = Account.reserve(reserve)
+def holding_of(holding: str | Account) -> Account:
+    """A reserve code means that reserve; an Account is a reserve or a custody holding."""
+    account = Account.reserve(holding) if isinstance(holding, str) else holding
+    if account.kind not in (AccountKind.RESERVE, AccountKind.CUSTODY):
+        raise ProofError(f"only reserves and custody holdings are proved, not {account}")
+    return account
+
+
+def holder_words(holding: Account) -> str:
+    """`reserve SV`, `custody 1:13-cr-00950`: how messages name a holding."""
+    return f"{'reserve' if holding.kind is AccountKind.RESERVE else 'custody'} {holding.name}"
+
+
+def reserve_wallets(book: Book, holding: str | Account) -> tuple[ReserveWallet, ...]:
+    """The wallets of a reserve (its code) or of any holding (its account), by name."""
+    owner = holding_of(holding)
     return tuple(ReserveWallet(w.name, w.descriptor, w.birth_height or 0)
                  for w in sorted(book.wallets(), key=lambda w: w.name) if w.owner == owner)
 
@@ -82,7 +107,7 @@ def funded_addresses(conn: Connection, wallet_names: Sequence[str], height: int)
     return tuple(funded)
 
 
-def reserve_liabilities(journal: Sequence[Entry], reserve: str, *, payments: Mapping[str, int]
+def reserve_liabilities(journal: Sequence[Entry], reserve: str | Account, *, payments: Mapping[str, int]
                         ) -> tuple[Liability, ...]:
     """What the reserve owes at a block, as its journal records it (docs/proof-bundle.md, "Liabilities").
 
@@ -95,7 +120,7 @@ def reserve_liabilities(journal: Sequence[Entry], reserve: str, *, payments: Map
     not confirmed by the block, an internal move, a transaction that also spent others' coins, or
     one that paid out less. The amount is what the entry gives the creditor, fees excluded.
     """
-    holding = Account.reserve(reserve)
+    holding = holding_of(reserve)
     left = dict(payments)  # what each payment still holds for the obligations citing it
     owed = []
     for entry in sorted(journal, key=lambda e: e.entry_id):
@@ -142,57 +167,80 @@ def reserve_payments(conn: Connection, wallet_names: Sequence[str], height: int)
     return payments
 
 
-def _synced_block(conn: Connection, wallets: Sequence[ReserveWallet], reserve: str, height: int | None
+def _synced_block(conn: Connection, wallets: Sequence[ReserveWallet], holder: str, height: int | None
                   ) -> tuple[int, bytes, int]:
     heights = facts.synced_heights(conn, [w.name for w in wallets])
     never = [w.name for w in wallets if heights.get(w.name) is None]
     if never:
-        raise ProofError(f"wallet {never[0]} of reserve {reserve} has not been synced: run boveda sync")
+        raise ProofError(f"wallet {never[0]} of {holder} has not been synced: run boveda sync")
     lowest = min(heights[w.name] for w in wallets)
     height = lowest if height is None else height
     if height > lowest:
-        raise ProofError(f"reserve {reserve}'s wallets are synced to height {lowest}, not {height}: run boveda sync")
+        raise ProofError(f"{holder}'s wallets are synced to height {lowest}, not {height}: run boveda sync")
     block = facts.synced_block(conn, height)
     if block is None:
-        raise ProofError(f"block {height} was not synced (the reserve's wallets start later): choose a later --at")
+        raise ProofError(f"block {height} was not synced (the {holder}'s wallets start later): choose a later --at")
     return height, *block
 
 
-def prepare_bundle(book: Book, reserve: str, *, height: int | None = None, challenge: str | None = None
-                   ) -> ProofBundle:
-    """The unsigned bundle of `reserve` after block `height` (default: the height its wallets were synced to)."""
-    if reserve not in {r.code for r in book.reserves()}:
-        raise ProofError(f"no reserve {reserve!r} in the book: see boveda balances")
+def known_holding(book: Book, holding: str | Account) -> Account:
+    """The holding's account, once the book is known to hold it; ProofError otherwise."""
+    account = holding_of(holding)
+    if account.kind is AccountKind.RESERVE and account.name not in {r.code for r in book.reserves()}:
+        raise ProofError(f"no reserve {account.name!r} in the book: see boveda balances")
+    if account.kind is AccountKind.CUSTODY and account.name not in {c.number for c in book.cases()}:
+        raise ProofError(f"no case {account.name!r} in the book: see boveda lots")
+    return account
+
+
+def prepare_bundle(book: Book, holding: str | Account, *, height: int | None = None, challenge: str | None = None,
+                   per_wallet: bool = False) -> ProofBundle:
+    """The unsigned bundle of a holding (a reserve's code, or an Account) after block `height` (default: the
+    height its wallets were synced to). `per_wallet` asks for one proof of funds per wallet (version 2)
+    instead of one proof per address."""
+    account = known_holding(book, holding)
+    holder = holder_words(account)
     challenge = check_challenge(challenge) if challenge is not None else new_nonce()
     network = stored_network(book.store)
     if network is None:
-        raise ProofError("this book has no wallets and was never synced: add the reserve's wallets and run boveda sync")
-    wallets = reserve_wallets(book, reserve)
+        raise ProofError(f"this book has no wallets and was never synced: add the {holder}'s wallets and run "
+                         "boveda sync")
+    wallets = reserve_wallets(book, account)
     with book.store.read() as conn:
         if not wallets:
-            raise ProofError(f"reserve {reserve} has no wallets: boveda wallet add NAME --reserve {reserve} ...")
-        height, block_hash, _block_time = _synced_block(conn, wallets, reserve, height)
+            option = "--reserve" if account.kind is AccountKind.RESERVE else "--case"
+            raise ProofError(f"{holder} has no wallets: boveda wallet add NAME {option} {account.name} ...")
+        height, block_hash, _block_time = _synced_block(conn, wallets, holder, height)
         funded = funded_addresses(conn, [w.name for w in wallets], height)
         payments = reserve_payments(conn, [w.name for w in wallets], height)
-    liabilities = reserve_liabilities(book.journal(), reserve, payments=payments)
-    return build_bundle(reserve, network, height, block_hash[::-1].hex(), challenge,
+    liabilities = reserve_liabilities(book.journal(), account, payments=payments)
+    return build_bundle(account, network, height, block_hash[::-1].hex(), challenge,
                         scan_from_height=min([w.birth_height for w in wallets] + [u.height for f in funded
                                                                                    for u in f.utxos]),
-                        funded=funded, liabilities=liabilities)
+                        funded=funded, liabilities=liabilities, per_wallet=per_wallet)
 
 
-def build_bundle(reserve: str, network: Network, height: int, block_hash_hex: str, challenge: str, *,
-                 scan_from_height: int, funded: Sequence[FundedAddress], liabilities: Sequence[Liability]
-                 ) -> ProofBundle:
+def build_bundle(holding: str | Account, network: Network, height: int, block_hash_hex: str, challenge: str, *,
+                 scan_from_height: int, funded: Sequence[FundedAddress], liabilities: Sequence[Liability],
+                 per_wallet: bool = False) -> ProofBundle:
+    """The unsigned bundle; with `per_wallet`, a proof of funds per wallet whose message address is the
+    wallet's first funded address (funded addresses come sorted by wallet, branch and index)."""
+    account = holding_of(holding)
     addresses = tuple(
         AddressProof(address=address_of(f.script_pubkey, network), script_pubkey=f.script_pubkey, wallet=f.wallet,
                      balance_sat=f.balance_sat, utxos=f.utxos, proof=None, proof_format=None)
         for f in funded
     )
+    funds: dict[str, FundsProof] = {}
+    for address in addresses if per_wallet else ():
+        funds.setdefault(address.wallet or "", FundsProof(address.wallet, address.address, address.script_pubkey, None))
+    custody = account.name if account.kind is AccountKind.CUSTODY else None
     assets_sat = sum(a.balance_sat for a in addresses)
     liabilities_sat = sum(x.amount_sat for x in liabilities)
     bundle = ProofBundle(
-        reserve=reserve, network=network, height=height, block_hash_hex=block_hash_hex, challenge=challenge,
+        reserve=None if custody else account.name, custody=custody, funds_proofs=tuple(funds.values()),
+        version=FUNDS_VERSION if per_wallet or custody else BUNDLE_VERSION,
+        network=network, height=height, block_hash_hex=block_hash_hex, challenge=challenge,
         scan_from_height=min(scan_from_height, height), addresses=addresses, liabilities=tuple(liabilities),
         assets_sat=assets_sat, liabilities_sat=liabilities_sat, net_sat=assets_sat - liabilities_sat,
     )
@@ -219,10 +267,10 @@ def sign_bundle(bundle: ProofBundle, signer: Signer) -> tuple[ProofBundle, tuple
     return bundle.with_proofs(proofs), tuple(unsigned)
 
 
-def prove(book: Book, reserve: str, signer: Signer, *, height: int | None = None, challenge: str | None = None
-          ) -> ProofBundle:
-    """A signed bundle; ProofError naming an address `signer` cannot sign for."""
-    signed, unsigned = sign_bundle(prepare_bundle(book, reserve, height=height, challenge=challenge), signer)
+def prove(book: Book, holding: str | Account, signer: Signer, *, height: int | None = None,
+          challenge: str | None = None) -> ProofBundle:
+    """A signed bundle (one proof per address); ProofError naming an address `signer` cannot sign for."""
+    signed, unsigned = sign_bundle(prepare_bundle(book, holding, height=height, challenge=challenge), signer)
     if unsigned:
         more = f" and {len(unsigned) - 1} more" if len(unsigned) > 1 else ""
         raise ProofError(f"the keys given cannot sign for {unsigned[0]}{more}: use --psbt-dir for external signers")

@@ -1,7 +1,10 @@
 """BIP-322 to_sign PSBTs for hardware and offline signers, and the assembly of their signatures.
 
-One PSBT (BIP-174, version 0) per address: the unsigned to_sign transaction (version 0, one input
-spending to_spend:0 with sequence 0, one 0-sat OP_RETURN output, locktime 0), the input's witness
+The PSBT codec and the input descriptions every signing round shares, and the version 1 round (one
+proof per address); funds_psbt.py writes and assembles the version 2 round (one proof of funds per
+wallet). In the version 1 round, one PSBT (BIP-174, version 0) per address: the unsigned to_sign
+transaction (version 0, one input spending to_spend:0 with sequence 0, one 0-sat OP_RETURN output,
+locktime 0), the input's witness
 UTXO (to_spend's only output: 0 sat to the address) and, for segwit v0, to_spend itself as the
 non-witness UTXO that hardware signers insist on; the witness script of a multisig; and the BIP-32
 derivation of every key the registered descriptor names, so a signer finds its keys.
@@ -14,6 +17,7 @@ keep them as they are.
 from __future__ import annotations
 
 import binascii
+from collections.abc import Sequence
 from pathlib import Path
 
 from embit import ec
@@ -58,7 +62,7 @@ class ToSignPSBT(PSBT):
         )
 
 
-def _embit_tx(tx: Transaction) -> EmbitTransaction:
+def embit_tx(tx: Transaction) -> EmbitTransaction:
     return EmbitTransaction.parse(tx.serialize())
 
 
@@ -84,21 +88,32 @@ def _key_origins(descriptor: WalletDescriptor, branch: int, index: int) -> list[
 def to_sign_psbt(script_pubkey: bytes, message: str, descriptor: WalletDescriptor | None = None,
                  branch: int = 0, index: int = 0) -> ToSignPSBT:
     spend = bip322.to_spend(message, script_pubkey)
-    psbt = ToSignPSBT(_embit_tx(bip322.to_sign(spend)))
-    inp = psbt.inputs[0]
+    psbt = ToSignPSBT(embit_tx(bip322.to_sign(spend)))
+    describe_message_input(psbt.inputs[0], spend, script_pubkey)
+    describe_input(psbt.inputs[0], script_pubkey, descriptor, branch, index)
+    return psbt
+
+
+def describe_message_input(inp: InputScope, spend: Transaction, script_pubkey: bytes) -> None:
+    """to_sign's first input: what it spends (0 sat to the address) and, for segwit v0, to_spend itself."""
     inp.witness_utxo = TransactionOutput(0, Script(script_pubkey))
-    kind = script.classify(script_pubkey)
-    if kind is not script.ScriptType.P2TR:
-        inp.non_witness_utxo = _embit_tx(spend)
+    if script.classify(script_pubkey) is not script.ScriptType.P2TR:
+        inp.non_witness_utxo = embit_tx(spend)
+
+
+def describe_input(inp: InputScope, script_pubkey: bytes, descriptor: WalletDescriptor | None, branch: int,
+                   index: int) -> None:
+    """What a signer needs to find its keys for an input spending `script_pubkey`, the descriptor's script at
+    (branch, index): BIP-32 derivations, a multisig's witness script, taproot's internal key."""
     if descriptor is None:
-        return psbt
+        return
     origins = _key_origins(descriptor, branch, index)
     if descriptor.form is ScriptForm.TR and origins:
         public_key, fingerprint, path = origins[0]
         internal = ec.PublicKey.from_xonly(public_key[-32:])
         inp.taproot_internal_key = internal
         inp.taproot_bip32_derivations[internal] = ([], DerivationPath(fingerprint, path))
-        return psbt
+        return
     if descriptor.form is ScriptForm.WSH_MULTI:
         keys = [k.public_keys(Branch(branch), index, index + 1)[0] for k in descriptor.keys]
         witness_script = script.multisig(descriptor.threshold, sorted(keys) if descriptor.is_sorted else keys)
@@ -106,10 +121,9 @@ def to_sign_psbt(script_pubkey: bytes, message: str, descriptor: WalletDescripto
             inp.witness_script = Script(witness_script)
     for public_key, fingerprint, path in origins:
         inp.bip32_derivations[ec.PublicKey.parse(public_key)] = DerivationPath(fingerprint, path)
-    return psbt
 
 
-def _file_name(position: int, address: str) -> str:
+def address_file_name(position: int, address: str) -> str:
     safe = "".join(c if c.isalnum() else "_" for c in address)
     return f"{position:04d}-{safe}{PSBT_SUFFIX}"
 
@@ -126,7 +140,7 @@ def write_psbts(book: Book, bundle: ProofBundle, folder: Path, *, force: bool = 
     except OSError as exc:
         raise ProofError(f"cannot create {folder}: {exc.strerror}") from None
     message = bundle.expected_message
-    paths = [folder / _file_name(position, address.address) for position, address in enumerate(bundle.addresses)]
+    paths = [folder / address_file_name(position, a.address) for position, a in enumerate(bundle.addresses)]
     for path in paths:  # all checked before any is written: a PSBT already there may hold signatures
         check_target(path, force=force)
     for path, address in zip(paths, bundle.addresses):
@@ -153,21 +167,28 @@ def read_psbt(path: Path) -> ToSignPSBT:
 
 def _witness(psbt: ToSignPSBT, script_pubkey: bytes) -> tuple[bytes, ...] | None:
     """The to_sign witness a signed PSBT provides for `script_pubkey`, or None when it is not signed enough."""
-    inp = psbt.inputs[0]
-    if inp.final_scriptwitness is not None and inp.final_scriptwitness.items:
-        return tuple(bytes(item) for item in inp.final_scriptwitness.items)
+    return input_witness([psbt.inputs[0]], script_pubkey)
+
+
+def input_witness(copies: Sequence[InputScope], script_pubkey: bytes) -> tuple[bytes, ...] | None:
+    """The witness that spends `script_pubkey`, from one input as several signers' copies of a PSBT hold it
+    (a final witness, or the partial signatures of all copies together); None when not signed enough."""
+    for inp in copies:
+        if inp.final_scriptwitness is not None and inp.final_scriptwitness.items:
+            return tuple(bytes(item) for item in inp.final_scriptwitness.items)
     kind = script.classify(script_pubkey)
     if kind is script.ScriptType.P2TR:
-        signature = inp.unknown.get(_TAP_KEY_SIG)
+        signature = next((inp.unknown[_TAP_KEY_SIG] for inp in copies if inp.unknown.get(_TAP_KEY_SIG)), None)
         return (bytes(signature),) if signature else None
-    signatures = {pub.sec(): bytes(sig) for pub, sig in inp.partial_sigs.items()}
+    signatures = {pub.sec(): bytes(sig) for inp in copies for pub, sig in inp.partial_sigs.items()}
+    witness_scripts = [inp.witness_script for inp in copies if inp.witness_script is not None]
     if kind is script.ScriptType.P2WPKH:
         for public_key, signature in signatures.items():
             if hash160(public_key) == script_pubkey[2:]:
                 return (signature, public_key)
         return None
-    if kind is script.ScriptType.P2WSH and inp.witness_script is not None:
-        witness_script = inp.witness_script.data
+    if kind is script.ScriptType.P2WSH and witness_scripts:
+        witness_script = witness_scripts[0].data
         template = bip322._multisig_template(witness_script)
         if template is None:
             return None

@@ -14,6 +14,7 @@ from boveda.bitcoin import bip322
 from boveda.bitcoin.network import Network
 from boveda.bitcoin.tx import TxOut
 from boveda.book import Book
+from boveda.book.domain import Account
 from boveda.keys.software_wallet import Branch, SoftwareWallet, seed_from_label
 from boveda.proofs.challenge import ProofError
 from boveda.proofs.prove import ReserveWallet, reserve_wallets
@@ -50,7 +51,8 @@ class SeedSigner:
         self._locations = dict(locations)  # script -> (wallet, branch, index)
 
     @classmethod
-    def for_reserve(cls, book: Book, reserve: str, seed_label: str) -> SeedSigner:
+    def for_reserve(cls, book: Book, reserve: str | Account, seed_label: str) -> SeedSigner:
+        """The signer of a reserve's wallets (its code) or of any holding's (its Account)."""
         network = stored_network(book.store)
         if network is None:
             raise ProofError("this book has no wallets and was never synced")

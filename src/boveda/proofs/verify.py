@@ -15,11 +15,13 @@ from pathlib import Path
 
 from boveda.bitcoin import bip322
 from boveda.bitcoin.network import Network
+from boveda.bitcoin.tx import TxOut
 from boveda.chain.blockfiles import BlockFileSource
 from boveda.chain.scanner import Credit, Scanner
 from boveda.chain.source import ChainSource
-from boveda.proofs.bundle import ProofBundle, ProvenUtxo
+from boveda.proofs.bundle import FUNDS_FORMAT, AddressProof, FundsProof, ProofBundle, ProvenUtxo
 from boveda.proofs.challenge import ProofError
+from boveda.proofs.funds import Coin, verify_funds
 from boveda.wallets.report import address_of
 
 
@@ -60,7 +62,7 @@ class AddressCheck:
 
 @dataclass(frozen=True, slots=True)
 class VerificationReport:
-    reserve: str
+    reserve: str | None  # None for a custody holding's bundle
     network: Network
     height: int
     block_hash_hex: str
@@ -71,20 +73,25 @@ class VerificationReport:
     liabilities_sat: int
     net_sat: int
     failures: tuple[str, ...]  # every failure, the per-address ones included, each naming what failed
+    custody: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     @property
+    def holder(self) -> str:
+        return f"reserve {self.reserve}" if self.custody is None else f"custody {self.custody}"
+
+    @property
     def verdict(self) -> str:
         """What the bundle proves, in one line: control of *at least* these coins at that block (a reserve may
         hold more than it proves; it proves nothing of keys it did not sign with)."""
         if self.ok:
-            return (f"VERIFIED: reserve {self.reserve} controlled at least {self.chain_assets_sat} sat at height "
+            return (f"VERIFIED: {self.holder} controlled at least {self.chain_assets_sat} sat at height "
                     f"{self.height} in {len(self.addresses)} addresses; liabilities {self.liabilities_sat} sat; "
                     f"net {self.net_sat} sat")
-        return f"FAILED: {len(self.failures)} check(s) failed for reserve {self.reserve} at height {self.height}"
+        return f"FAILED: {len(self.failures)} check(s) failed for {self.holder} at height {self.height}"
 
     def with_failures(self, more: tuple[str, ...]) -> VerificationReport:
         """The report with further failures (found beyond this bundle, such as a coin another bundle claims)."""
@@ -92,7 +99,8 @@ class VerificationReport:
 
     def to_json(self) -> dict:
         return {
-            "reserve": self.reserve, "network": self.network.value, "height": self.height,
+            "reserve": self.reserve, **({"custody": self.custody} if self.custody is not None else {}),
+            "network": self.network.value, "height": self.height,
             "block_hash": self.block_hash_hex, "challenge": self.challenge, "ok": self.ok, "verdict": self.verdict,
             "addresses": [a.to_json() for a in self.addresses],
             "totals": {"assets_sat": self.assets_sat, "chain_assets_sat": self.chain_assets_sat,
@@ -156,13 +164,22 @@ def check(bundle: ProofBundle, facts: ChainFacts, *, expect_total_sat: int | Non
     if bundle.message != message:
         failures.append("the bundle's message field is not the message its fields define (proofs are checked "
                         "against the latter)")
+    funds_proved: set[Coin] = set()
+    for funds in bundle.funds_proofs:
+        proved, funds_failures = _check_funds(bundle, funds, message, facts)
+        funds_proved |= proved
+        failures += funds_failures
     checks = []
+    proved_sat: dict[Coin, int] = {}  # each coin proved on chain, once
     seen: set[bytes] = set()
     for address in bundle.addresses:
-        checks.append(_check_address(bundle, address, message, facts, address.script_pubkey in seen))
+        address_check, coins = _check_address(bundle, address, message, facts, address.script_pubkey in seen,
+                                              frozenset(funds_proved))
+        checks.append(address_check)
+        proved_sat.update(coins)
         seen.add(address.script_pubkey)
         failures += [f"{address.address}: {f}" for f in checks[-1].failures]
-    chain_assets = sum(c.chain_sat or 0 for c in checks)
+    chain_assets = sum(proved_sat.values())
     claimed = sum(a.balance_sat for a in bundle.addresses)
     if bundle.assets_sat != claimed:
         failures.append(f"totals.assets_sat is {bundle.assets_sat}, but the addresses' balances add up to {claimed}")
@@ -176,14 +193,41 @@ def check(bundle: ProofBundle, facts: ChainFacts, *, expect_total_sat: int | Non
         failures.append(f"the published total is {expect_total_sat} sat, but the bundle proves control of "
                         f"{chain_assets} sat on chain: {expect_total_sat - chain_assets} sat are not proved")
     return VerificationReport(
-        reserve=bundle.reserve, network=bundle.network, height=bundle.height, block_hash_hex=bundle.block_hash_hex,
+        reserve=bundle.reserve, custody=bundle.custody, network=bundle.network, height=bundle.height,
+        block_hash_hex=bundle.block_hash_hex,
         challenge=bundle.challenge, addresses=tuple(checks), assets_sat=bundle.assets_sat,
         chain_assets_sat=chain_assets, liabilities_sat=bundle.liabilities_sat, net_sat=bundle.net_sat,
         failures=tuple(failures),
     )
 
 
-def _check_address(bundle: ProofBundle, address, message: str, facts: ChainFacts, duplicate: bool) -> AddressCheck:
+def _check_funds(bundle: ProofBundle, funds: FundsProof, message: str, facts: ChainFacts
+                 ) -> tuple[set[Coin], list[str]]:
+    """The coins a wallet's proof of funds proves (each checked against the chain's own output), and its failures."""
+    name = f"proof of funds of wallet {funds.wallet or '(unnamed)'} ({funds.address})"
+    failures = []
+    if funds.address != address_of(funds.script_pubkey, bundle.network):
+        failures.append(f"{name}: {funds.address} is not the {bundle.network.value} address of script "
+                        f"{funds.script_pubkey.hex()}")
+    if funds.script_pubkey not in {a.script_pubkey for a in bundle.addresses}:
+        failures.append(f"{name}: its message address is not one of the bundle's addresses")
+    if funds.proof is None:
+        return set(), [*failures, f"{name}: has no proof (an unsigned bundle: boveda prove finalize)"]
+    # Each coin's output as the verifier's own chain has it, for the coins the bundle lists (both routes
+    # alike: the live one knows only listed coins): a proof spending any other coin proves nothing.
+    listed = {(u.txid_hex, u.vout) for a in bundle.addresses for u in a.utxos}
+    prevouts = {(u.txid_hex, u.vout): TxOut(u.value_sat, script)
+                for script, coins in facts.unspent.items() for u in coins if (u.txid_hex, u.vout) in listed}
+    result = verify_funds(funds.script_pubkey, message, funds.proof, prevouts)
+    if not result.is_valid:
+        failures.append(f"{name}: proof is {result.verdict.value} ({result.reason.value}: {result.detail})")
+    return (set(result.proved) if not failures else set()), failures
+
+
+def _check_address(bundle: ProofBundle, address: AddressProof, message: str, facts: ChainFacts, duplicate: bool,
+                   funds_proved: frozenset[Coin]) -> tuple[AddressCheck, dict[Coin, int]]:
+    """The address's checks, and the coins on chain it proves (coin -> satoshis): only those a valid
+    signature covers."""
     failures = []
     if duplicate:
         failures.append("listed more than once")
@@ -205,7 +249,15 @@ def _check_address(bundle: ProofBundle, address, message: str, facts: ChainFacts
         for utxo in sorted(on_chain - set(address.utxos), key=lambda u: (u.height, u.txid_hex, u.vout)):
             failures.append(f"coin {utxo.txid_hex}:{utxo.vout} ({utxo.value_sat} sat) is on chain but not listed")
     verdict: bip322.Verdict | None = None
-    if address.proof is None:
+    on_chain_coins = {(u.txid_hex, u.vout): u.value_sat for u in facts.unspent.get(address.script_pubkey, ())} \
+        if facts.scanned_to is not None else {}
+    if address.proof_format == FUNDS_FORMAT:
+        uncovered = [u for u in address.utxos if (u.txid_hex, u.vout) not in funds_proved]
+        for utxo in uncovered:
+            failures.append(f"coin {utxo.txid_hex}:{utxo.vout} is not spent by a valid proof of funds of the bundle")
+        verdict = bip322.Verdict.INVALID if uncovered or not address.utxos else bip322.Verdict.VALID
+        proved = {coin: value for coin, value in on_chain_coins.items() if coin in funds_proved}
+    elif address.proof is None:
         failures.append("has no proof (an unsigned bundle: boveda prove finalize)")
     else:
         result = bip322.verify(address.script_pubkey, message, address.proof)
@@ -214,8 +266,10 @@ def _check_address(bundle: ProofBundle, address, message: str, facts: ChainFacts
             failures.append(f"proof is {verdict.value} ({result.reason.value}: {result.detail})")
         elif address.proof_format != result.proof_format.value:
             failures.append(f"proof_format says {address.proof_format}, the proof is {result.proof_format.value}")
+    if address.proof_format != FUNDS_FORMAT:
+        proved = on_chain_coins if verdict is bip322.Verdict.VALID else {}
     return AddressCheck(address=address.address, wallet=address.wallet, claimed_sat=address.balance_sat,
-                        chain_sat=chain_sat, proof_verdict=verdict, failures=tuple(failures))
+                        chain_sat=chain_sat, proof_verdict=verdict, failures=tuple(failures)), proved
 
 
 # -- several bundles together --------------------------------------------------------------------
@@ -232,9 +286,9 @@ def coins_claimed_twice(bundles: Sequence[tuple[str, ProofBundle]]) -> dict[int,
     found: dict[int, list[str]] = defaultdict(list)
     for (txid_hex, vout), positions in sorted(claims.items()):
         for position in positions:
-            others = [p for p in positions if bundles[p][1].reserve != bundles[position][1].reserve]
+            others = [p for p in positions if bundles[p][1].holder != bundles[position][1].holder]
             if others:
-                names = ", ".join(f"reserve {bundles[p][1].reserve} ({bundles[p][0]})" for p in others)
+                names = ", ".join(f"{bundles[p][1].holder} ({bundles[p][0]})" for p in others)
                 found[position].append(f"coin {txid_hex}:{vout} is also claimed by {names}")
     return {position: tuple(failures) for position, failures in found.items()}
 

@@ -106,6 +106,15 @@ def explain_findings(reconciliation: Reconciliation) -> tuple[Explanation, ...]:
             f"{_count(len(mixed), 'transaction', 'transactions')} {_dates(mixed)} spent {who}'s coins together "
             f"with coins of others (coinjoin or payjoin) and need review (net {_signed(net_sat)} BTC for {who})")
 
+    for resolution in r.resolved[:_LISTED]:
+        found = resolution.discrepancy
+        cited = "; ".join(resolution.resolves)
+        add(None, f"Resolved: {_finding_words(found)} ({_short(found.txid_hex)}), corrected by "
+                  f"{'entry' if len(resolution.correction_entry_ids) == 1 else 'entries'} "
+                  f"{_ids(resolution.correction_entry_ids)}" + (f" (\u201c{cited}\u201d)" if cited else ""))
+    if len(r.resolved) > _LISTED:
+        add(None, f"{len(r.resolved) - _LISTED} more findings were resolved by corrections in the journal")
+
     unexplained_sat = r.balance_difference_sat - r.totals.fees_unbooked_sat
     if unexplained_sat:
         side = "higher" if r.balance_difference_sat > 0 else "lower"
@@ -117,6 +126,14 @@ def explain_findings(reconciliation: Reconciliation) -> tuple[Explanation, ...]:
                          "that the book does not record")
         add(None, sentence)
     return tuple(sentences)
+
+
+def _finding_words(found: Discrepancy) -> str:
+    entry = f"entry #{found.entry_id}" if found.entry_id is not None else "the transaction"
+    if found.kind is _D.AMOUNT_MISMATCH:
+        return (f"{entry} recorded {_signed(found.book_amount_sat)} BTC where the chain shows "
+                f"{_signed(found.chain_amount_sat)} BTC")
+    return f"{found.kind.value.replace('_', ' ')} of {entry}, {format_btc(found.amount_sat)} BTC"
 
 
 def _by_counterparty(found: Iterable[Discrepancy]) -> list[tuple[tuple[Party, ...], list[Discrepancy]]]:

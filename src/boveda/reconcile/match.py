@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 
-from boveda.book.domain import ACCOUNT_FEES, Account, Entry, EntryKind
+from boveda.book.domain import Account, Entry, EntryKind
 from boveda.reconcile import findings
+from boveda.reconcile.claims import _book_side, _Claim, _joined_groups
 from boveda.reconcile.classify import classify_account
 from boveda.reconcile.facts import ChainTx, ReconcileError
 from boveda.reconcile.model import (
@@ -33,42 +34,13 @@ from boveda.reconcile.model import (
     Movement,
     MovementKind,
     Reconciliation,
+    Resolution,
     Totals,
 )
 
 _INFLOW, _OUTFLOW, _INTERNAL, _MIXED = MovementKind.INFLOW, MovementKind.OUTFLOW, MovementKind.INTERNAL, MovementKind.MIXED
 _D = DiscrepancyKind
 _FEE, _PURCHASE = EntryKind.FEE, EntryKind.PURCHASE
-
-
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    """An entry as one holding sees it."""
-
-    entry: Entry
-    delta_sat: int  # its net posting to the holding, fees included
-    amount_sat: int  # the value it moved in or out, fees excluded; a fee entry's is the fee
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """Claims joined by the transactions they cite, compared with those transactions as a whole."""
-
-    txids: tuple[str, ...]
-    claims: tuple[_Claim, ...]
-
-
-@dataclass(slots=True)
-class _BookSide:
-    """The entries posting to the holding, sorted for matching: the matcher's working state (it takes
-    claims out of ``by_txid`` as it judges them)."""
-
-    by_txid: dict[str, list[_Claim]]  # the claims citing one transaction only, by that transaction
-    multi: tuple[_Claim, ...]  # the claims citing several
-    citing: tuple[_Claim, ...]  # every claim citing a transaction, in journal order
-    book_only: tuple[Entry, ...]  # entries citing none
-    kind_sat: dict[EntryKind, int]  # the value moved per journal kind, fees excluded
-    book_fees_sat: int  # the fees the book records
 
 
 def reconcile(
@@ -146,6 +118,7 @@ def _reconcile(
     confirmed: dict[str, ChainTx] = {}
     movements: list[Movement] = []
     found: list[Discrepancy] = []
+    resolutions: list[Resolution] = []
     fees_unbooked_sat = 0
     inflow_sat = outflow_sat = internal_sat = mixed_net_sat = fees_sat = 0
     inflow_count = outflow_count = internal_count = mixed_count = 0
@@ -163,7 +136,8 @@ def _reconcile(
         movement = _movement(account, tx, cited)
         if movement is None:
             if claims is not None:  # the entries cite a transaction that moved none of the holding's coins
-                fees_unbooked_sat += _judge(account, claims[0].entry.txids, claims, (), confirmed, found)
+                fees_unbooked_sat += _judge_both(account, claims[0].entry.txids, claims, (), confirmed, found,
+                                                 resolutions)
             continue
         movements.append(movement)
         if in_order:
@@ -193,14 +167,18 @@ def _reconcile(
             mixed_net_sat += amount_sat
             found.append(findings.movement_finding(_D.MIXED_INPUTS, account, movement))
         if claims is not None:
-            fees_unbooked_sat += _judge(account, claims[0].entry.txids, claims, (movement,), confirmed, found)
+            fees_unbooked_sat += _judge_both(account, claims[0].entry.txids, claims, (movement,), confirmed, found,
+                                             resolutions)
         elif cited is not None:
             in_groups[txid] = movement
     for claims in singles.values():  # cited, but not confirmed at this height
-        fees_unbooked_sat += _judge(account, claims[0].entry.txids, claims, (), confirmed, found)
+        fees_unbooked_sat += _judge_both(account, claims[0].entry.txids, claims, (), confirmed, found, resolutions)
     for group in joined:
-        fees_unbooked_sat += _judge(account, group.txids, group.claims,
-                                    tuple(in_groups[t] for t in group.txids if t in in_groups), confirmed, found)
+        fees_unbooked_sat += _judge_both(account, group.txids, group.claims,
+                                         tuple(in_groups[t] for t in group.txids if t in in_groups), confirmed, found,
+                                         resolutions)
+    if book.voided:
+        _voided_resolutions(account, book.voided, movements, confirmed, found, resolutions)
     if not in_order:
         movements.sort(key=lambda m: (m.height, m.tx_index))
     found.extend(_citation_findings(account, book.citing, confirmed))
@@ -233,6 +211,7 @@ def _reconcile(
         totals=totals,
         book_only_entries=book.book_only,
         matched_entry_count=matched_entry_count,
+        resolved=tuple(resolutions),
     )
 
 
@@ -276,85 +255,45 @@ def _best_match(movement: Movement, claims: list[_Claim]) -> int:
                 min(c.entry.entry_id for c in claims))
 
 
-def _book_side(account: Account, entries: Iterable[Entry]) -> _BookSide:
-    """Each entry posting to ``account`` as a claim, filed by the transactions it cites; the book's totals."""
-    by_txid: dict[str, list[_Claim]] = {}
-    multi: list[_Claim] = []
-    citing: list[_Claim] = []
-    book_only: list[Entry] = []
-    kind_sat: dict[EntryKind, int] = {}
-    book_fees_sat = 0
-    fees = ACCOUNT_FEES
-    for entry in entries:
-        delta_sat = fee_posted_sat = 0
-        posts = False
-        for posting in entry.postings:
-            posted = posting.account
-            if posted == account:
-                delta_sat += posting.amount_sat
-                posts = True
-            elif posted == fees:
-                fee_posted_sat += posting.amount_sat
-        if not posts:
-            continue
-        kind = entry.kind
-        if kind is _FEE:
-            amount_sat = -delta_sat
-            book_fees_sat += amount_sat
-        elif delta_sat > 0:
-            amount_sat = delta_sat
-        else:
-            amount_sat = -delta_sat - fee_posted_sat
-            book_fees_sat += fee_posted_sat
-        kind_sat[kind] = kind_sat.get(kind, 0) + amount_sat
-        txids = entry.txids
-        if not txids:
-            book_only.append(entry)
-            continue
-        claim = _Claim(entry, delta_sat, amount_sat)
-        citing.append(claim)
-        if len(txids) > 1:
-            multi.append(claim)
-            continue
-        held = by_txid.get(txids[0])
-        if held is None:
-            by_txid[txids[0]] = [claim]
-        else:
-            held.append(claim)
-    return _BookSide(by_txid=by_txid, multi=tuple(multi), citing=tuple(citing), book_only=tuple(book_only),
-                     kind_sat=kind_sat, book_fees_sat=book_fees_sat)
+def _judge_both(
+    account: Account,
+    txids: tuple[str, ...],
+    claims: list[_Claim] | tuple[_Claim, ...],
+    movements: tuple[Movement, ...],
+    confirmed: dict[str, ChainTx],
+    found: list[Discrepancy],
+    resolutions: list[Resolution],
+) -> int:
+    """:func:`_judge`; when corrections changed a claim, also the claims as first recorded, and what that
+    finds and the corrected claims do not is resolved (by those corrections)."""
+    mark = len(found)
+    unbooked_sat = _judge(account, txids, claims, movements, confirmed, found)
+    corrected = [c for c in claims if c.uncorrected is not None]
+    if corrected:
+        before: list[Discrepancy] = []
+        _judge(account, txids, [c.uncorrected or c for c in claims], movements, confirmed, before)
+        _resolved(before, found[mark:], corrected, resolutions)
+    return unbooked_sat
 
 
-def _joined_groups(by_txid: dict[str, list[_Claim]], multi: tuple[_Claim, ...]) -> list[_Group]:
-    """The connected groups of claims citing several transactions, with the single claims on those transactions."""
-    if not multi:
-        return []
-    parent: dict[str, str] = {}
+def _voided_resolutions(account: Account, voided: tuple[_Claim, ...], movements: list[Movement],
+                        confirmed: dict[str, ChainTx], found: list[Discrepancy], resolutions: list[Resolution]) -> None:
+    """What the entries their corrections reversed would have been found to be, judged alone."""
+    by_txid = {m.txid_hex: m for m in movements}
+    for claim in voided:
+        original = claim.uncorrected or claim
+        txids = original.entry.txids
+        before: list[Discrepancy] = []
+        _judge(account, txids, (original,), tuple(by_txid[t] for t in txids if t in by_txid), confirmed, before)
+        _resolved(before, [d for d in found if d.txid_hex in txids], [claim], resolutions)
 
-    def root(txid: str) -> str:
-        while parent[txid] != txid:
-            parent[txid] = parent[parent[txid]]
-            txid = parent[txid]
-        return txid
 
-    for claim in multi:
-        first, *rest = claim.entry.txids
-        parent.setdefault(first, first)
-        for txid in rest:
-            parent.setdefault(txid, txid)
-            a, b = root(first), root(txid)
-            if a != b:
-                parent[b] = a
-    joined: dict[str, tuple[list[str], list[_Claim]]] = {}
-    for txid in parent:
-        joined.setdefault(root(txid), ([], []))[0].append(txid)
-    for claim in multi:
-        joined[root(claim.entry.txids[0])][1].append(claim)
-    for txid, claims in by_txid.items():
-        if txid in parent:
-            joined[root(txid)][1].extend(claims)
-    return [_Group(tuple(txids), tuple(sorted(claims, key=lambda c: c.entry.entry_id)))
-            for txids, claims in joined.values()]
+def _resolved(before: list[Discrepancy], after: list[Discrepancy], corrected: list[_Claim],
+              resolutions: list[Resolution]) -> None:
+    still = {(d.kind, d.txid_hex) for d in after}
+    ids = tuple(e.entry_id for c in corrected for e in c.corrections)
+    cited = tuple(e.resolves for c in corrected for e in c.corrections if e.resolves)
+    resolutions.extend(Resolution(d, ids, cited) for d in before if (d.kind, d.txid_hex) not in still)
 
 
 def _judge(

@@ -49,6 +49,20 @@ class DiscrepancyKind(StrEnum):
         return _SEVERITIES[self]
 
 
+# What each kind means, for a reader who has not seen the word before (the site, the statements; their
+# Spanish catalogues translate these texts).
+DISCREPANCY_MEANINGS = {
+    DiscrepancyKind.UNRECORDED_OUTFLOW: "Coins left with no authorising entry in the book",
+    DiscrepancyKind.UNRECORDED_INFLOW: "Coins arrived with no entry in the book",
+    DiscrepancyKind.CLAIMED_PURCHASE_IS_INTERNAL: "Recorded as a purchase, but the chain shows a move between "
+                                                  "the reserve's own wallets",
+    DiscrepancyKind.AMOUNT_MISMATCH: "The book and the chain disagree on the amount",
+    DiscrepancyKind.UNCONFIRMED_ENTRY: "The entry cites a transaction not confirmed at this block",
+    DiscrepancyKind.MIXED_INPUTS: "The transaction also spends coins of others (to review)",
+    DiscrepancyKind.ENTRY_DATED_AFTER_CONFIRMATION: "The entry is dated after the chain confirmed its transaction",
+    DiscrepancyKind.DUPLICATE_CITATION: "More than one entry cites the same transaction",
+}
+
 _SEVERITIES = {
     DiscrepancyKind.UNRECORDED_OUTFLOW: Severity.CRITICAL,
     DiscrepancyKind.UNRECORDED_INFLOW: Severity.WARNING,
@@ -190,6 +204,21 @@ class Discrepancy:
 
 
 @dataclass(frozen=True, slots=True)
+class Resolution:
+    """A finding the book's corrections resolved: what reconciling the entry as first recorded finds
+    (``discrepancy``), the corrections (reversals, adjustments) that made it agree with the chain, and the
+    findings their officials said they resolve (``resolves``, in their words)."""
+
+    discrepancy: Discrepancy
+    correction_entry_ids: tuple[int, ...]
+    resolves: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"discrepancy": self.discrepancy.to_json(), "correction_entry_ids": list(self.correction_entry_ids),
+                "resolves": list(self.resolves)}
+
+
+@dataclass(frozen=True, slots=True)
 class Totals:
     """Sums over a reconciliation's movements (chain) and entries (book).
 
@@ -237,7 +266,9 @@ class Reconciliation:
     """A holding's movements matched with its journal at one block.
 
     ``book_only_entries`` cite no transaction (a forfeiture order, an opening balance): they
-    are neither matched nor flagged, and a statement lists them in its journal section.
+    are neither matched nor flagged, and a statement lists them in its journal section. An entry
+    and its corrections are matched as one claim of their net amount; ``resolved`` lists what the
+    entry alone would have been found to be, and the corrections that resolved it.
     """
 
     reserve: str  # the code for a reserve ("SV"), the account's text for any other holding
@@ -251,6 +282,7 @@ class Reconciliation:
     totals: Totals
     book_only_entries: tuple[Entry, ...] = ()
     matched_entry_count: int = 0
+    resolved: tuple[Resolution, ...] = ()  # findings the journal's corrections resolved
 
     @property
     def has_critical(self) -> bool:
@@ -275,4 +307,6 @@ class Reconciliation:
             "totals": self.totals.to_json(),
             "book_only_entries": [e.entry_id for e in self.book_only_entries],
             "matched_entry_count": self.matched_entry_count,
+            # Only when a correction resolved a finding, so the documents of books without corrections keep their form.
+            **({"resolved": [r.to_json() for r in self.resolved]} if self.resolved else {}),
         }

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from boveda.money import format_btc
 from boveda.reconcile.model import parties_text
+from boveda.report.fiat import ENTRY_PRICE_SOURCE, ROUNDING, FiatSummary, format_minor
+from boveda.report.rollforward import RollForward, day_before
 from boveda.report.statement import Statement
 from boveda.text import escape
 
@@ -30,7 +32,12 @@ def render_table(statement: Statement) -> str:
     if s.fees_unbooked_sat:
         lines.append(f"  {'of which fees not booked':<28}{format_btc(s.fees_unbooked_sat):>22} BTC")
 
-    lines += _section("Irregularities")
+    if s.rollforward is not None:
+        lines += _rollforward(s.rollforward)
+    if s.fiat is not None:
+        lines += _fiat(s.fiat)
+
+    lines += _section("Findings in plain words")
     if s.explanations:
         for e in s.explanations:
             tag = f"[{e.severity.value}] " if e.severity else ""
@@ -50,11 +57,13 @@ def render_table(statement: Statement) -> str:
     lines += _section("Movements")
     flagged = s.discrepancy_kinds_by_txid()
     if s.movements:
+        labelled = ("label",) if s.labels else ()  # a column only when a BIP-329 label names one of them
         lines += _table(
-            ("date", "height", "txid", "kind", "amount BTC", "fee BTC", "counterparty", "entry", "findings"),
+            ("date", "height", "txid", "kind", "amount BTC", "fee BTC", "counterparty", "entry", "findings", *labelled),
             [(m.block_date.isoformat(), str(m.height), m.txid_hex[:16] + "…", m.kind.value, format_btc(m.amount_sat),
               "" if m.fee_sat is None else format_btc(m.fee_sat), parties_text(m.counterparty),
-              "" if m.entry_id is None else f"#{m.entry_id}", " ".join(flagged.get(m.txid_hex, ())))
+              "" if m.entry_id is None else f"#{m.entry_id}", " ".join(flagged.get(m.txid_hex, ())),
+              *((s.labels.get(m.txid_hex, ""),) if labelled else ()))
              for m in s.movements],
             right=(1, 4, 5),
         )
@@ -83,11 +92,76 @@ def render_table(statement: Statement) -> str:
         )
     else:
         lines.append("  None in the period.")
+    if s.anchors:
+        lines += _section("Audit anchors on chain (the audit log's head committed in a transaction)")
+        lines += _table(("height", "txid", "event", "audit head"),
+                        [(str(a.height), a.txid_hex, str(a.seq), a.head_hex) for a in s.anchors], right=(0, 2))
     return "\n".join(escape(line) for line in lines) + "\n"  # names from the book print as one inert line each
 
 
+def _rollforward(rf: RollForward) -> list[str]:
+    lines = _section(f"Roll-forward {rf.period_from}..{rf.period_to}" if rf.period_from
+                     else f"Roll-forward up to {rf.period_to}")
+    first = "the first synced block" if rf.opening_height is None else f"block {rf.opening_height + 1}"
+    dated = f"from {rf.period_from} to {rf.period_to}" if rf.period_from else f"up to {rf.period_to}"
+    lines += textwrap.wrap(f"Chain: the blocks from {first} to block {rf.closing_height}; book: the entries dated "
+                           f"{dated}.", WIDTH, initial_indent="  ", subsequent_indent="  ")
+    before = day_before(rf.period_from)
+    where = "before the first synced block" if rf.opening_height is None else f"block {rf.opening_height}"
+    opening = f"Opening balance ({where})" if before is None else f"Opening balance (end of {before}, {where})"
+    c, b = rf.chain, rf.book
+    rows: list[tuple[str, str, str]] = [
+        (opening, format_btc(c.opening_sat), format_btc(b.opening_sat)),
+        (f"+ inflows ({c.inflow_count} / {b.inflow_count})", format_btc(c.inflows_sat), format_btc(b.inflows_sat)),
+        (f"− outflows ({c.outflow_count} / {b.outflow_count})", format_btc(c.outflows_sat),
+         format_btc(b.outflows_sat)),
+        ("− fees", format_btc(c.fees_sat), format_btc(b.fees_sat)),
+    ]
+    if c.mixed_count or c.mixed_net_sat or b.mixed_net_sat:
+        rows.append((f"± mixed, net ({c.mixed_count})", format_btc(c.mixed_net_sat), format_btc(b.mixed_net_sat)))
+    rows.append((f"= Closing balance (end of {rf.period_to}, block {rf.closing_height})", format_btc(c.closing_sat),
+                 format_btc(b.closing_sat)))
+    rows.append((f"internal moves ({c.internal_count} / {b.internal_count}), balance unchanged but the fee",
+                 format_btc(c.internal_moved_sat), "" if not b.internal_moved_sat else format_btc(b.internal_moved_sat)))
+    lines += _table(("", "chain BTC", "book BTC"), rows, right=(1, 2))
+    verdict = "adds up on both sides" if rf.adds_up else (
+        "DOES NOT ADD UP: " + ", ".join(side for side, ok in (("chain", c.adds_up), ("book", b.adds_up)) if not ok))
+    lines += textwrap.wrap(f"Opening + inflows − outflows − fees = closing: {verdict}. Counts are chain / book.",
+                           WIDTH, initial_indent="  ", subsequent_indent="  ")
+    return lines
+
+
+def _fiat(f: FiatSummary) -> list[str]:
+    lines = _section(f"Value in {f.currency} at the end of {f.on}")
+    if f.price is None:
+        lines += textwrap.wrap(f"Price of 1 BTC: no price for {f.on} in {f.currency} in the book's price table "
+                               "(boveda prices import): no value shown.", WIDTH, initial_indent="  ",
+                               subsequent_indent="  ")
+    else:
+        lines.append(f"  Price of 1 BTC: {format_minor(f.price.price_minor)} {f.price.currency} on {f.price.on} "
+                     f"(source: {f.price.source})")
+    money = [("Holdings (chain)", format_btc(f.holdings_sat), _minor(f.value_minor))]
+    if f.cost_basis_minor is None:
+        money.append(("Purchases with a recorded price (cost basis in USD only)", format_btc(f.purchased_sat), "—"))
+    else:
+        money += [("Purchases with a recorded price: cost basis", format_btc(f.purchased_sat),
+                   _minor(f.cost_basis_minor)),
+                  ("  their value at the period end", "", _minor(f.purchases_value_minor)),
+                  ("  unrealised gain on them", "", _minor(f.unrealised_gain_minor))]
+    if f.unpriced_sat:
+        money.append(("Purchases without a recorded price (no cost basis)", format_btc(f.unpriced_sat), ""))
+    lines += _table(("", "BTC", f.currency), money, right=(1, 2))
+    note = f"Cost basis: {ENTRY_PRICE_SOURCE}. " if f.cost_basis_minor is not None else ""
+    lines.append(f"  {note}Amounts {ROUNDING}.")
+    return lines
+
+
+def _minor(amount_minor: int | None) -> str:
+    return "—" if amount_minor is None else format_minor(amount_minor)
+
+
 def _period(s: Statement) -> str:
-    return f"{s.period_from or 'start'}..{s.period_to or s.block_date or 'height ' + str(s.height)}"
+    return f"from {s.period_from or 'the first record'} to {s.period_to or s.block_date or 'height ' + str(s.height)}"
 
 
 def _section(title: str) -> list[str]:

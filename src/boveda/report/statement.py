@@ -5,7 +5,7 @@ discrepancies in plain words, and the book beside the chain — as one value the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -14,8 +14,10 @@ from boveda.book.domain import Account, Entry, EntryKind
 from boveda.reconcile.explain import Explanation, explain_findings
 from boveda.reconcile.facts import ChainTx
 from boveda.reconcile.model import Discrepancy, Movement, MovementKind, Reconciliation, Severity
+from boveda.report.fiat import FiatSummary
+from boveda.report.rollforward import RollForward
 
-STATEMENT_FORMAT = 1  # the version of to_json()'s layout
+STATEMENT_FORMAT = 1  # the version of to_json()'s layout (keys "rollforward" and "fiat" were added to it)
 
 
 class SeriesBasis(StrEnum):
@@ -52,6 +54,17 @@ class KindSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorLine:
+    """An audit anchor confirmed by the statement's height: the audit log's head (event `seq`, its hash)
+    committed in an OP_RETURN of transaction `txid_hex` (`boveda audit anchor`)."""
+
+    txid_hex: str
+    height: int
+    seq: int
+    head_hex: str
+
+
+@dataclass(frozen=True, slots=True)
 class JournalLine:
     """A book entry shown in the statement: its change to the holding and the other accounts."""
 
@@ -67,7 +80,9 @@ class JournalLine:
 @dataclass(frozen=True, slots=True)
 class Statement:
     """Everything a statement shows. Movements and the journal are those of the period;
-    holdings, balances and discrepancies are at ``height`` (the whole history)."""
+    holdings, balances and discrepancies are at ``height`` (the period's last block: the whole history
+    up to it). ``rollforward`` is the period's opening-to-closing account on both sides, ``fiat`` the
+    value and cost basis in one currency (each None when the caller had no data for it)."""
 
     reserve: str
     account: Account
@@ -91,6 +106,10 @@ class Statement:
     book_balance_sat: int
     fees_unbooked_sat: int
     matched_entry_count: int
+    rollforward: RollForward | None = None
+    fiat: FiatSummary | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # BIP-329 labels of the txids shown, by txid
+    anchors: tuple[AnchorLine, ...] = ()
 
     @property
     def holdings_total_sat(self) -> int:
@@ -147,6 +166,10 @@ class Statement:
                 for j in self.journal
             ],
             "matched_entry_count": self.matched_entry_count,
+            "rollforward": self.rollforward.to_json() if self.rollforward else None,
+            "fiat": self.fiat.to_json() if self.fiat else None,
+            "labels": dict(sorted(self.labels.items())),
+            "anchors": [{"txid": a.txid_hex, "height": a.height, "seq": a.seq, "hash": a.head_hex} for a in self.anchors],
         }
 
 
@@ -160,17 +183,26 @@ def build_statement(
     period_to: date | None = None,
     block_date: date | None = None,
     reserve_name: str | None = None,
+    movements_after_height: int | None = None,
+    rollforward: RollForward | None = None,
+    fiat: FiatSummary | None = None,
+    txid_labels: Mapping[str, str] | None = None,
+    anchors: Sequence[AnchorLine] = (),
 ) -> Statement:
     """The statement of ``reconciliation``'s holding.
 
     ``holdings_sat`` maps each wallet to its balance at the height; ``series`` is the chart's
     history as (day, {wallet or source: balance_sat}) points (see :func:`holdings_by_source`).
     Movements and book-only entries outside ``period_from``..``period_to`` (inclusive; open
-    when ``None``) are left out.
+    when ``None``) are left out; with ``movements_after_height`` the period's movements are those of
+    the blocks above it instead (the blocks of a period, whatever their header dates say).
     """
     r = reconciliation
     in_period = _period_filter(period_from, period_to)
-    movements = tuple(m for m in r.movements if in_period(m.block_date))
+    if movements_after_height is None:
+        movements = tuple(m for m in r.movements if in_period(m.block_date))
+    else:
+        movements = tuple(m for m in r.movements if m.height > movements_after_height)
     by_kind = []
     for kind in MovementKind:
         of_kind = [m for m in movements if m.kind is kind]
@@ -207,6 +239,10 @@ def build_statement(
         book_balance_sat=r.book_balance_sat,
         fees_unbooked_sat=r.totals.fees_unbooked_sat,
         matched_entry_count=r.matched_entry_count,
+        rollforward=rollforward,
+        fiat=fiat,
+        labels=dict(txid_labels or {}),
+        anchors=tuple(anchors),
     )
 
 

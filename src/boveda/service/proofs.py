@@ -1,4 +1,5 @@
-"""Proving a reserve: the bundle signed by the demo's software keys, or left for external signers with PSBTs."""
+"""Proving a holding (a reserve or a custody case): the bundle signed by the demo's software keys, or left for
+external signers with one proof-of-funds PSBT per wallet; and checking bundles against a node."""
 
 from __future__ import annotations
 
@@ -8,25 +9,67 @@ from pathlib import Path
 
 from boveda.bitcoin.network import Network
 from boveda.book import Book
+from boveda.book.domain import Account
 from boveda.chain.rpc import RpcSource
-from boveda.proofs.bundle import ProofBundle
+from boveda.proofs.bundle import ProofBundle, load_bundle
 from boveda.proofs.challenge import ProofError
+from boveda.proofs.funds_psbt import check_psbt_folder, finalize_bundle, write_signing_psbts
 from boveda.proofs.live import verify_live
-from boveda.proofs.prove import prepare_bundle, prove
-from boveda.proofs.psbt import write_psbts
+from boveda.proofs.prove import known_holding, prepare_bundle, prove
 from boveda.proofs.software_signer import SeedSigner
 from boveda.proofs.verify import VerificationReport, coins_claimed_twice, verify_bundle
 from boveda.service.chain import ChainOptions, open_source, verify_route
 
 
-def make_proof(book: Book, reserve: str, *, height: int | None, challenge: str | None, seed_label: str | None = None,
-               psbt_dir: Path | None = None, force: bool = False) -> tuple[ProofBundle, tuple[Path, ...]]:
-    """The bundle (signed with `seed_label`'s keys, or unsigned) and the PSBTs written to `psbt_dir`."""
+def holding_account(reserve: str | None, custody: str | None) -> Account:
+    """The holding a prove command names: `--reserve CODE` or `--custody CASE`, exactly one."""
+    if (reserve is None) == (custody is None):
+        raise ProofError("name the holding to prove: --reserve CODE or --custody CASE (one of them)")
+    return Account.reserve(reserve) if reserve is not None else Account.custody(custody)
+
+
+def check_holding(book: Book, holding: Account) -> Account:
+    """The holding, once the book is known to hold it (before any sync is spent on a typo)."""
+    return known_holding(book, holding)
+
+
+def make_proof(book: Book, holding: str | Account, *, height: int | None, challenge: str | None,
+               seed_label: str | None = None, psbt_dir: Path | None = None, force: bool = False
+               ) -> tuple[ProofBundle, tuple[Path, ...]]:
+    """The bundle (signed with `seed_label`'s keys, one proof per address; or unsigned, with one proof-of-funds
+    PSBT per wallet written to `psbt_dir`) and the PSBTs written. Reserves and custody holdings alike."""
     if seed_label is not None:
-        signer = SeedSigner.for_reserve(book, reserve, seed_label)
-        return prove(book, reserve, signer, height=height, challenge=challenge), ()
-    bundle = prepare_bundle(book, reserve, height=height, challenge=challenge)
-    return bundle, write_psbts(book, bundle, psbt_dir, force=force)
+        signer = SeedSigner.for_reserve(book, holding, seed_label)
+        return prove(book, holding, signer, height=height, challenge=challenge), ()
+    if psbt_dir is None:
+        raise ProofError("choose how to sign: --seed-label LABEL (demo keys) or --psbt-dir DIR (external signers)")
+    check_psbt_folder(psbt_dir, force=force)  # before any work: a folder of signed PSBTs is never written over
+    bundle = prepare_bundle(book, holding, height=height, challenge=challenge, per_wallet=True)
+    return bundle, write_signing_psbts(book, bundle, psbt_dir, force=force)
+
+
+def finalize_proof(bundle_path: Path, psbt_dir: Path) -> ProofBundle:
+    """The unsigned bundle at `bundle_path` with the signatures of the signed PSBTs in `psbt_dir`, each checked."""
+    return finalize_bundle(load_bundle(bundle_path), psbt_dir)
+
+
+def written_json(bundle: ProofBundle, bundle_path: Path, psbt_paths: Sequence[Path] = ()) -> dict:
+    """What `prove` and `prove finalize --json` print: the files written and what identifies each proof."""
+    if bundle.funds_proofs:
+        psbts = [{"path": str(path), "wallet": f.wallet, "message_address": f.address}
+                 for path, f in zip(psbt_paths, bundle.funds_proofs)]
+    else:
+        psbts = [{"path": str(path), "wallet": a.wallet, "message_address": a.address}
+                 for path, a in zip(psbt_paths, bundle.addresses)]
+    return {
+        "bundle": str(bundle_path), "version": bundle.version, "reserve": bundle.reserve, "custody": bundle.custody,
+        "network": bundle.network.value, "height": bundle.height, "block_hash": bundle.block_hash_hex,
+        "challenge": bundle.challenge, "signed": bundle.is_signed, "addresses": len(bundle.addresses),
+        "wallet_proofs": [{"wallet": f.wallet, "message_address": f.address, "signed": f.proof is not None}
+                          for f in bundle.funds_proofs],
+        "assets_sat": bundle.assets_sat, "liabilities_sat": bundle.liabilities_sat, "net_sat": bundle.net_sat,
+        "psbts": psbts,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,15 @@ from sqlalchemy.engine import Connection
 from boveda.book import Book
 from boveda.book.domain import Account, Entry
 from boveda.errors import WalletError
+from boveda.labels import labels_for
 from boveda.reconcile.facts import ChainTx, Owned, ReconcileError
 from boveda.reconcile.match import reconcile_account
 from boveda.reconcile.model import Reconciliation
-from boveda.report.statement import Statement, build_statement, holdings_by_wallet
+from boveda.report.fiat import fiat_summary
+from boveda.report.rollforward import RollForward, book_side, chain_balance_at, chain_side
+from boveda.report.statement import AnchorLine, Statement, build_statement, holdings_by_wallet
+from boveda.service.anchors import anchors_of
+from boveda.service.periods import PeriodBounds, period_bounds
 from boveda.text import shown
 from boveda.wallets import facts_store as facts
 
@@ -133,15 +138,52 @@ def reserve_statement(
     height: int | None = None,
     period_from: datetime.date | None = None,
     period_to: datetime.date | None = None,
+    *,
+    currency: str = "USD",
 ) -> Statement:
-    return statement_of(book, reserve_view(book, reserve, height), period_from, period_to)
+    """The statement of `reserve` for a period (see :func:`boveda.service.periods.period_bounds`): holdings,
+    balances and discrepancies at the period's last block, movements of its blocks, the roll-forward on
+    both sides, and the fiat figures in `currency`."""
+    code = known_reserve(book, reserve)
+    currency = checked_currency(currency)
+    bounds = period_bounds(book, period_from, period_to, height)
+    return _statement(book, reserve_view(book, code, bounds.closing_height), bounds, period_from, period_to, currency)
 
 
 def statement_of(book: Book, view: ReserveView, period_from: datetime.date | None = None,
-                 period_to: datetime.date | None = None) -> Statement:
-    """The statement of a reserve's view already in hand (the web site keeps one per block)."""
+                 period_to: datetime.date | None = None, *, currency: str = "USD") -> Statement:
+    """The statement of a reserve's view already in hand (the web site keeps one per block); a period
+    ending before the view's block is read at the period's own last block."""
+    currency = checked_currency(currency)
+    r = view.reconciliation
+    bounds = period_bounds(book, period_from, period_to, None if period_to is not None else r.height)
+    if bounds.closing_height != r.height:
+        view = _holding_view(book, r.account, bounds.closing_height, r.reserve)
+    return _statement(book, view, bounds, period_from, period_to, currency)
+
+
+def checked_currency(text: str) -> str:
+    """An ISO 4217 code such as ``USD`` (upper-cased); ReconcileError otherwise."""
+    code = text.strip().upper() if isinstance(text, str) else ""
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ReconcileError(f"bad currency {shown(text)}: give an ISO 4217 code such as USD or EUR")
+    return code
+
+
+def _statement(book: Book, view: ReserveView, bounds: PeriodBounds, period_from: datetime.date | None,
+               period_to: datetime.date | None, currency: str) -> Statement:
     account = view.reconciliation.account
     name = next((r.name for r in book.reserves() if r.account == account), None)
+    entries = book.journal()
+    closing_sat = sum(view.holdings_sat.values())
+    chain = chain_side((m for m in view.reconciliation.movements
+                        if bounds.opening_height is None or m.height > bounds.opening_height),
+                       opening_sat=chain_balance_at(account, view.chain_txs, bounds.opening_height),
+                       closing_sat=closing_sat)
+    rollforward = RollForward(bounds.period_from, bounds.period_to, bounds.opening_height, bounds.closing_height,
+                              chain, book_side(account, entries, bounds.period_from, bounds.period_to))
+    fiat = fiat_summary(account, entries, currency=currency, on=bounds.period_to, holdings_sat=closing_sat,
+                        price=book.price_on(currency, bounds.period_to))
     return build_statement(
         view.reconciliation,
         holdings_sat=view.holdings_sat,
@@ -151,4 +193,11 @@ def statement_of(book: Book, view: ReserveView, period_from: datetime.date | Non
         period_to=period_to,
         block_date=view.block_date,
         reserve_name=name,
+        movements_after_height=-1 if bounds.opening_height is None else bounds.opening_height,
+        rollforward=rollforward,
+        fiat=fiat,
+        anchors=[AnchorLine(a.txid_hex, a.height, a.seq, a.head_hex)
+                 for a in anchors_of(book, at_height=bounds.closing_height)],
+        txid_labels=labels_for(book, [m.txid_hex for m in view.reconciliation.movements]
+                          + [d.txid_hex for d in view.reconciliation.discrepancies if d.txid_hex]),
     )

@@ -13,6 +13,7 @@ from boveda.book.events import BookEvent, WalletAdded
 from boveda.book.export import ImportResult
 from boveda.errors import WalletError
 from boveda.service.chain import ChainOptions, book_route, open_source, remember_route, source_notes
+from boveda.spend.store import rebuild as rebuild_spend_tables
 from boveda.wallets.descriptors import DescriptorError, parse_descriptor
 from boveda.wallets.parallel_sync import ParallelOptions
 from boveda.wallets.registry import register_wallet
@@ -51,7 +52,9 @@ def import_book(book: Book, path: str | Path, *, progress: Callable[[int], None]
         if isinstance(event, WalletAdded):
             check_importable_descriptor(event.wallet.descriptor, network)
 
-    return book.import_file(path, progress=progress, check_event=check)
+    result = book.import_file(path, progress=progress, check_event=check)
+    rebuild_spend_tables(book)  # proposals, policies and approvals are derived from their events
+    return result
 
 
 def check_importable_descriptor(descriptor: str, network: Network | None) -> None:

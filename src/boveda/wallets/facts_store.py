@@ -2,7 +2,8 @@
 
 Tables (defined in `wallets/tables.py`): derived scripts, the wallets' coins (`txos`), the
 transactions that touched them, the synced blocks and the chain settings. Every other layer
-asks this module; none writes SQL on these tables.
+asks this module; none writes SQL on these tables. Each write reseals what it changed
+(`facts_seal`), except the block facts, which the sync reseals once a chunk's rows are all in.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from boveda.bitcoin.derivation import Branch
 from boveda.book.schema import wallets as wallets_table
 from boveda.chain.scanner import Credit, Debit, ScannedBlock
 from boveda.errors import WalletError
+from boveda.wallets import facts_seal
+from boveda.wallets.facts_seal import seal_blocks
 from boveda.wallets.tables import chain_blocks, chain_settings, chain_txs, txos, wallet_scripts, wallet_sync
 from boveda.wallets.watch import DEFAULT_GAP_LIMIT, WatchedScript
 
@@ -80,6 +83,7 @@ def put_setting(conn: Connection, key: str, value: str) -> None:
         conn.execute(chain_settings.insert().values(key=key, value=value))
     else:
         conn.execute(chain_settings.update().where(chain_settings.c.key == key).values(value=value))
+    facts_seal.seal_settings(conn)
 
 
 def as_cache(conn: Connection) -> None:
@@ -110,6 +114,7 @@ def wallet_count(conn: Connection) -> int:
 
 def start_wallet(conn: Connection, name: str, gap_limit: int) -> None:
     conn.execute(wallet_sync.insert().values(wallet=name, gap_limit=gap_limit, synced_height=None))
+    facts_seal.seal_wallet_sync(conn)
 
 
 def mark_synced(conn: Connection, names: Sequence[str], height: int) -> None:
@@ -117,6 +122,7 @@ def mark_synced(conn: Connection, names: Sequence[str], height: int) -> None:
     _run_many(conn, _insert(wallet_sync, "wallet", "gap_limit", "synced_height")
               + " ON CONFLICT (wallet) DO UPDATE SET synced_height = excluded.synced_height",
               [(name, DEFAULT_GAP_LIMIT, height) for name in dict.fromkeys(names)])
+    facts_seal.seal_wallet_sync(conn)
 
 
 def synced_heights(conn: Connection, names: Sequence[str]) -> dict[str, int | None]:
@@ -138,6 +144,8 @@ def script_owners(conn: Connection, scripts: Sequence[bytes]) -> dict[bytes, str
 def store_scripts(conn: Connection, scripts: Sequence[WatchedScript]) -> None:
     _insert_rows(conn, wallet_scripts, ("script_pubkey", "wallet", "branch", "idx"),
                  [(w.script_pubkey, w.wallet, int(w.branch), w.index) for w in scripts])
+    if scripts:
+        facts_seal.seal_scripts(conn, [(w.wallet, int(w.branch), w.index, w.script_pubkey) for w in scripts])
 
 
 def derived_scripts(conn: Connection, names: Sequence[str], among: Iterable[bytes] | None = None
@@ -341,6 +349,8 @@ def drop_above(conn: Connection, fork: int) -> None:
         wallet_sync.update().where(wallet_sync.c.synced_height > fork)
         .values(synced_height=None if fork < 0 else fork)
     )
+    seal_blocks(conn, fork + 1)
+    facts_seal.seal_wallet_sync(conn)
 
 
 def top_height(conn: Connection) -> int | None:
@@ -402,48 +412,31 @@ def coins_to(conn: Connection, height: int) -> list[StoredCoin]:
                           txos.c.height, txos.c.spent_txid, txos.c.spent_height).where(txos.c.height <= height))]
 
 
-# -- what the follower asks after each block --------------------------------------------------
+def last_block_by(conn: Connection, time: int) -> tuple[int, bytes, int] | None:
+    """The highest synced block whose header time is at or before `time` (unix seconds): (height, hash, time)."""
+    row = conn.execute(sa.select(chain_blocks.c.height, chain_blocks.c.hash, chain_blocks.c.time)
+                       .where(chain_blocks.c.time <= time).order_by(chain_blocks.c.height.desc()).limit(1)).first()
+    return None if row is None else (row[0], bytes(row[1]), row[2])
 
 
-@dataclass(frozen=True, slots=True)
-class WatchedCoin:
-    """An unspent coin of a tracked wallet, looked up by its outpoint (the mempool watch)."""
+# -- rebuilding (facts repair) -----------------------------------------------------------------
 
-    txid: bytes
-    vout: int
-    wallet: str
-    value_sat: int
-
-
-def unspent_outpoints(conn: Connection) -> dict[tuple[bytes, int], WatchedCoin]:
-    """Every tracked wallet's unspent coin, by (txid, vout)."""
-    return {(bytes(r[0]), r[1]): WatchedCoin(bytes(r[0]), r[1], r[2], r[3]) for r in conn.execute(
-        sa.select(txos.c.txid, txos.c.vout, txos.c.wallet, txos.c.value_sat).where(txos.c.spent_txid.is_(None)))}
+_REBUILT = ((wallet_scripts, ("script_pubkey", "wallet", "branch", "idx")),
+            (wallet_sync, ("wallet", "gap_limit", "synced_height")),
+            (chain_blocks, ("height", "hash", "time")),
+            (txos, ("txid", "vout", "wallet", "script_pubkey", "value_sat", "height", "spent_txid", "spent_height")),
+            (chain_txs, ("txid", "height", "tx_index", "input_count", "output_count", "output_total_sat")))
 
 
-def wallets_touched(conn: Connection, start: int, stop: int) -> set[str]:
-    """The wallets with a coin made or spent in blocks start..stop."""
-    made = sa.select(txos.c.wallet).where(txos.c.height.between(start, stop))
-    spent = sa.select(txos.c.wallet).where(txos.c.spent_height.between(start, stop))
-    return set(conn.execute(sa.union(made, spent)).scalars())
-
-
-def coins_moved(conn: Connection, start: int, stop: int) -> dict[int, tuple[int, int]]:
-    """Per block start..stop that moved a tracked coin: (coins received, coins spent)."""
-    moved: dict[int, list[int]] = {}
-    for height, count in conn.execute(sa.select(txos.c.height, sa.func.count()).where(
-            txos.c.height.between(start, stop)).group_by(txos.c.height)):
-        moved.setdefault(height, [0, 0])[0] = count
-    for height, count in conn.execute(sa.select(txos.c.spent_height, sa.func.count()).where(
-            txos.c.spent_height.between(start, stop)).group_by(txos.c.spent_height)):
-        moved.setdefault(height, [0, 0])[1] = count
-    return {height: (counts[0], counts[1]) for height, counts in moved.items()}
-
-
-def confirmed_txids(conn: Connection, txids: Sequence[bytes]) -> set[bytes]:
-    """Those of `txids` that the stored facts hold as confirmed transactions of tracked wallets."""
-    found: set[bytes] = set()
-    for batch in batches(list(txids)):
-        found.update(bytes(t) for t in conn.execute(
-            sa.select(chain_txs.c.txid).where(chain_txs.c.txid.in_(batch))).scalars())
-    return found
+def replace_facts(conn: Connection, rescan: Connection) -> None:
+    """Replaces every stored chain fact by those of `rescan` (another book's connection), and reseals."""
+    for table, columns in _REBUILT:
+        conn.execute(table.delete())
+        rows = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                for row in rescan.execute(sa.select(*(table.c[c] for c in columns)))]
+        _insert_rows(conn, table, columns, rows)
+    for key in ("genesis", "synced", "network"):
+        value = setting(rescan, key)
+        if value is not None:
+            put_setting(conn, key, value)
+    facts_seal.seal_everything(conn)

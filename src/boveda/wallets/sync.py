@@ -322,6 +322,9 @@ def _store_chunk(conn: Connection, entered: list[WatchedScript], finds: Finds, n
     counts = facts.store_events(conn, finds.events.values())
     facts.store_tx_facts(conn, finds.facts.values())
     facts.store_blocks(conn, finds.blocks)
+    written = [e.event.height for e in finds.events.values()] + [f.height for f in finds.facts.values()]
+    if finds.blocks or written:
+        facts.seal_blocks(conn, min(written + [b.height for b in finds.blocks]))
     facts.mark_synced(conn, names, stop)
     return counts
 

@@ -1,8 +1,9 @@
 """Tables of chain facts kept for the book's wallets: derived scripts, their outputs, synced blocks.
 
 They are a cache of what the chain says — rebuilt by `boveda sync`, never claims — so they are
-not part of the audit log. They share the book's metadata and its one chain of migrations;
-theirs (revision 0002) live beside them in wallets/migrations/.
+not part of the audit log; their own seal (`wallets/facts_seal.py`: a chained digest per block and
+one per other table) makes an edit of them evident. They share the book's metadata and its one
+chain of migrations; theirs (revisions 0002, 0004) live beside them in wallets/migrations/.
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ chain_blocks = Table(
     Column("height", Integer, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
     Column("time", BigInteger, nullable=False),
+    Column("facts_hash", LargeBinary, nullable=True),  # sha256 of this block's facts (facts_seal.BlockFacts)
+    Column("facts_chain", LargeBinary, nullable=True),  # sha256(previous block's facts_chain || facts_hash)
+)
+
+chain_facts_seals = Table(
+    "chain_facts_seals",
+    metadata,
+    Column("part", String(32), primary_key=True),  # facts_seal.Part
+    Column("height", Integer, nullable=True),
+    Column("digest", LargeBinary, nullable=False),
 )
 
 chain_settings = Table(
@@ -57,6 +68,7 @@ txos = Table(
     Column("spent_height", Integer, nullable=True),
     Index("ix_txos_wallet_height", "wallet", "height"),
     Index("ix_txos_spent_height", "spent_height"),
+    Index("ix_txos_height", "height"),
 )
 
 chain_txs = Table(

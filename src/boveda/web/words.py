@@ -4,7 +4,15 @@ discrepancy means, where a lot stands. English here; Spanish in messages_es.toml
 from __future__ import annotations
 
 from boveda.book.domain import Account, AccountKind, EntryKind, LotState
-from boveda.reconcile.model import EXTERNAL, DiscrepancyKind, Movement, MovementKind, Party, Severity
+from boveda.reconcile.model import (
+    DISCREPANCY_MEANINGS,
+    EXTERNAL,
+    DiscrepancyKind,
+    Movement,
+    MovementKind,
+    Party,
+    Severity,
+)
 from boveda.web.i18n import Lang
 
 _ENTRY_KINDS = {
@@ -12,15 +20,6 @@ _ENTRY_KINDS = {
     EntryKind.RESTITUTION: "restitution", EntryKind.SHARING: "sharing", EntryKind.RELEASE: "release",
     EntryKind.INTERNAL_TRANSFER: "internal transfer", EntryKind.FEE: "fee", EntryKind.DONATION: "donation",
     EntryKind.MINING: "mining", EntryKind.SALE: "sale",
-}
-_DISCREPANCIES = {
-    DiscrepancyKind.UNRECORDED_OUTFLOW: "Coins left with no authorising entry in the book",
-    DiscrepancyKind.UNRECORDED_INFLOW: "Coins arrived with no entry in the book",
-    DiscrepancyKind.CLAIMED_PURCHASE_IS_INTERNAL: "Recorded as a purchase, but the chain shows a move between "
-                                                  "the reserve's own wallets",
-    DiscrepancyKind.AMOUNT_MISMATCH: "The book and the chain disagree on the amount",
-    DiscrepancyKind.UNCONFIRMED_ENTRY: "The entry cites a transaction not confirmed at this block",
-    DiscrepancyKind.MIXED_INPUTS: "The transaction also spends coins of others (to review)",
 }
 _SEVERITIES = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.REVIEW: "review"}
 _STATES = {
@@ -44,7 +43,7 @@ def entry_kind(lang: Lang, kind: EntryKind) -> str:
 
 
 def discrepancy(lang: Lang, kind: DiscrepancyKind) -> str:
-    return lang._(_DISCREPANCIES.get(kind, kind.value))
+    return lang._(DISCREPANCY_MEANINGS.get(kind, kind.value))
 
 
 def severity(lang: Lang, value: Severity) -> str:

@@ -1,0 +1,1 @@
+"""Spend governance: proposals, policy, approvals, PSBTs."""
