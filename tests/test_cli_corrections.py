@@ -125,7 +125,7 @@ def test_journal_filters_sort_by_date_and_show_fees(demo_book: str) -> None:
 
     text = boveda(demo_book, "journal", "--account", "reserve:US-SBR").stdout.splitlines()
     header = text[0]
-    assert header.split() == ["ID", "DATE", "KIND", "BTC", "FEE", "FROM", "TO", "TXID", "AUTHORITY", "BY", "NOTE"]
+    assert header.split() == ["ID", "DATE", "KIND", "BTC", "FEE", "FROM", "TO", "TXID", "AUTHORITY", "BY", "NOTE", "LABEL"]
     fee_column = header.index("FEE")
     assert all(line[fee_column - 2:fee_column] == "  " for line in text[1:])  # aligned columns
     assert any(line[fee_column:].startswith("0.00002000") for line in text[1:])  # the fee shown

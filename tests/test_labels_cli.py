@@ -127,3 +127,9 @@ def test_statements_show_the_label_of_each_labelled_transaction(chain, book_path
     assert funded.split(",")[-1] == "Funding from the treasury"
     html = boveda(book_path, "statement", "--reserve", RESERVE, "--format", "html").stdout
     assert '<span class="label">Funding from the treasury</span>' in html
+    journal = boveda(book_path, "journal").stdout.splitlines()
+    assert journal[0].split()[-1] == "LABEL"
+    assert any(chain.funding_txid in line and line.rstrip().endswith("Funding from the treasury") for line in journal)
+    shown = boveda(book_path, "wallet", "show", "hot").stdout
+    assert any(chain.funding_txid in line and line.rstrip().endswith("Funding from the treasury")
+               for line in shown.splitlines())

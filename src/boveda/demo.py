@@ -108,7 +108,8 @@ def run_demo(folder: Path, scenario_path: Path | None = None, progress: Progress
             view = reserve_view(book, reserve.code)
             exposed = reserve_exposure(book, reserve.code)
             statement_path = folder / f"statement-{reserve.code}.html"
-            statement_path.write_text(render_html(reserve_statement(book, reserve.code)), encoding="utf-8")
+            statement_path.write_text(render_html(reserve_statement(book, reserve.code), audit_head=book.audit_head()),
+                                      encoding="utf-8")
             reserves.append(ReserveSummary(reserve.code, view.reconciliation, explain(view.reconciliation),
                                            exposed, statement_path))
         progress.stage("Proving each reserve at the tip (BIP-322) and verifying the bundles", len(reserves))

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from boveda.book import Book, Entry, EntryKind
+from boveda.book.checks import MAX_ID
 from boveda.book.domain import ACCOUNT_FEES, Account
 from boveda.book.errors import BookError
 from boveda.book.json_forms import entry_json, price_json
@@ -22,8 +23,8 @@ from boveda.book.prices import check_currency, format_price_minor, read_price_fi
 from boveda.book.queries import Actor, JournalFilter
 from boveda.cli.book_commands import done
 from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _open_book, _table, say
-from boveda.book.checks import MAX_ID
 from boveda.cli.params import BTC, PERIOD_DATE, SafePath, whole_number
+from boveda.labels import labels_for
 from boveda.money import format_btc
 from boveda.text import escape_json_text
 
@@ -128,6 +129,8 @@ def journal_command(ctx: click.Context, account: str | None, from_date: Any, to_
                            corrected_by=corrections.by_original.get(e.entry_id, ()))
                 for e in entries))
             return
+        entries = list(entries)
+        labels = labels_for(book, [t for e in entries for t in e.txids[:1]])  # BIP-329, of the txid shown
         rows = []
         for e in entries:
             givers, takers = corrections.sides(e)
@@ -135,11 +138,11 @@ def journal_command(ctx: click.Context, account: str | None, from_date: Any, to_
             rows.append((str(e.entry_id), e.effective_date.isoformat(), e.kind.value,
                          format_btc(corrections.signed_sat(e)), format_btc(e.fee_sat) if e.fee_sat else "-",
                          givers, takers, txids, e.authority_ref or "-", _actor_text(actors.get(e.entry_id)),
-                         corrections.note(e)))
+                         corrections.note(e), labels.get(e.txids[0], "") if e.txids else ""))
     if not rows:
         say("no entry matches")
         return
-    _table(rows, ("ID", "DATE", "KIND", "BTC", "FEE", "FROM", "TO", "TXID", "AUTHORITY", "BY", "NOTE"))
+    _table(rows, ("ID", "DATE", "KIND", "BTC", "FEE", "FROM", "TO", "TXID", "AUTHORITY", "BY", "NOTE", "LABEL"))
 
 
 _REASON = click.option("--reason", required=True, help="Why the entry is corrected.")

@@ -209,15 +209,20 @@ def wallet_show(ctx: click.Context, name: str, at_height: int | None, as_json: b
     """
     with _open_book(ctx) as book:
         state = wallet_view(book, name, at_height)
+        if not as_json:  # BIP-329 labels of its coins (output, else address) and transactions
+            labels = labels_for(book, [f"{c.txid_hex}:{c.vout}" for c in state.utxos]
+                                + [c.address for c in state.utxos if c.address] + [h.txid_hex for h in state.history])
     if as_json:
         _echo_json(state.to_json())
         return
     say(f"{state.name} ({state.owner}) at height {state.height}: {format_btc(state.balance_sat)} BTC "
         f"in {len(state.utxos)} coins")
-    _table([(c.txid_hex, str(c.vout), format_btc(c.value_sat), str(c.height), c.address) for c in state.utxos],
-           ("TXID", "VOUT", "BTC", "HEIGHT", "ADDRESS"))
+    _table([(c.txid_hex, str(c.vout), format_btc(c.value_sat), str(c.height), c.address,
+             labels.get(f"{c.txid_hex}:{c.vout}") or labels.get(c.address or "", "")) for c in state.utxos],
+           ("TXID", "VOUT", "BTC", "HEIGHT", "ADDRESS", "LABEL"))
     say("")
-    _table([(h.txid_hex, str(h.height), format_btc(h.delta_sat)) for h in state.history], ("TXID", "HEIGHT", "DELTA BTC"))
+    _table([(h.txid_hex, str(h.height), format_btc(h.delta_sat), labels.get(h.txid_hex, "")) for h in state.history],
+           ("TXID", "HEIGHT", "DELTA BTC", "LABEL"))
 
 
 @click.command("addresses")

@@ -17,6 +17,7 @@ added: their digest is the sum of their rows' hashes mod 2**256, kept up to date
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -63,10 +64,49 @@ class BlockFacts:
     def digest(self) -> bytes:
         h = hashlib.sha256(_TAG)
         h.update(_pack("block", self.height, self.block_hash, self.time))
-        for tag, rows in (("made", self.made), ("spent", self.spent), ("tx", self.txs)):
+        for tag, rows, fast in (("made", self.made, _made_bytes), ("spent", self.spent, _spent_bytes),
+                                ("tx", self.txs, _tx_bytes)):
             for row in rows:
-                h.update(_pack(tag, *row))
+                try:
+                    h.update(fast(row))
+                except (struct.error, TypeError, ValueError, AttributeError):
+                    h.update(b"\xff" + _pack(tag, *row))  # a hand-edited row of other types: tagged apart
         return h.digest()
+
+
+# The rows' usual form, packed by struct (a third of the time of `_pack`): each with its own first byte,
+# fixed-size fields checked, variable ones length-prefixed; anything else raises and goes to `_pack`.
+_MADE = struct.Struct(">c32sIqHB")
+_SPENT = struct.Struct(">c32sI32s")
+_TX = struct.Struct(">c32sIIIq")
+
+
+def _sized(value: bytes, size: int) -> bytes:
+    if type(value) is not bytes or len(value) != size:
+        raise ValueError("not the usual form")
+    return value
+
+
+def _made_bytes(row: tuple) -> bytes:
+    txid, vout, wallet, script, value = row
+    name = wallet.encode()
+    if type(script) is not bytes or type(vout) is not int or type(value) is not int:
+        raise ValueError("not the usual form")
+    return _MADE.pack(b"M", _sized(txid, 32), vout, value, len(script), len(name)) + script + name
+
+
+def _spent_bytes(row: tuple) -> bytes:
+    txid, vout, spent_txid = row
+    if type(vout) is not int:
+        raise ValueError("not the usual form")
+    return _SPENT.pack(b"S", _sized(txid, 32), vout, _sized(spent_txid, 32))
+
+
+def _tx_bytes(row: tuple) -> bytes:
+    txid, index, inputs, outputs, total = row
+    if not all(type(v) is int for v in (index, inputs, outputs, total)):
+        raise ValueError("not the usual form")
+    return _TX.pack(b"T", _sized(txid, 32), index, inputs, outputs, total)
 
 
 def _pack(*fields: object) -> bytes:
@@ -205,17 +245,17 @@ def seal_blocks(conn: Connection, low: int) -> None:
                           .order_by(chain_blocks.c.height.desc()).limit(1)).scalar()
     chained = _NO_BLOCK if before is None else _blob(before)
     updates = []
-    top = None
-    for block in iter_block_facts(conn, low):
+    top = conn.execute(sa.select(sa.func.max(chain_blocks.c.height))).scalar()
+    # A follower's block: the few blocks above `low` in one read (iter_block_facts pages long ranges).
+    blocks = (() if top is None or top < low else block_facts_between(conn, low, top).values()
+              if top - low < _RANGE_BLOCKS else iter_block_facts(conn, low))
+    for block in blocks:
         digest = block.digest()
         chained = chain_step(chained, digest)
         updates.append({"h": block.height, "d": digest, "c": chained})
-        top = block.height
     if updates:
         conn.execute(chain_blocks.update().where(chain_blocks.c.height == sa.bindparam("h"))
                      .values(facts_hash=sa.bindparam("d"), facts_chain=sa.bindparam("c")), updates)
-    if top is None:
-        top = conn.execute(sa.select(sa.func.max(chain_blocks.c.height))).scalar()
     _put(conn, Part.BLOCKS, chained, top)
 
 
