@@ -57,6 +57,22 @@ def test_each_write_command_prints_its_new_ids(book_location: str, tmp_path: Pat
     assert run_cli(loc, "audit", "verify").exit_code == 0
 
 
+def test_init_import_and_labels_import_print_json_too(book_location: str, tmp_path: Path) -> None:  # noqa: F811
+    made = _json(book_location, "init")
+    assert made["schema"] and made["created"] in (True, False)
+    assert _json(book_location, "reserve", "add", "SV", "--name", "El Salvador") == {"reserve": "SV"}
+    export = tmp_path / "book.json"
+    assert run_cli(book_location, "export", str(export)).exit_code == 0
+    copy = str(tmp_path / "copy.db")
+    imported = _json(copy, "import", str(export), "--quiet")
+    assert imported["events_applied"] == imported["events_in_file"] == 1
+    assert imported["head"]["seq"] == 1
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"type": "tx", "ref": "%s", "label": "Purchase"}\n' % txid(9))
+    done = _json(book_location, "labels", "import", str(labels))
+    assert (done["records"], done["added"], done["updated"]) == (1, 1, 0) and len(done["file_sha256"]) == 64
+
+
 def test_a_bad_price_file_imports_nothing_and_names_the_line(book_location: str, tmp_path: Path) -> None:  # noqa: F811
     loc = book_location
     run_cli(loc, "init")

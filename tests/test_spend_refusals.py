@@ -209,3 +209,33 @@ def test_the_spend_tables_are_rebuilt_from_an_imported_log(chain, book, tmp_path
         assert imported.audit_head() == original.audit_head()
     code, out, _ = boveda(capsys, "--book", copy, "spend", "status", "1", "--json")
     assert json.loads(out)["approvals"][0]["approver"] == "alice"
+
+
+def test_every_spend_write_command_prints_its_ids_as_json(chain, book, tmp_path, capsys):
+    """Issue 14's `--json` on every write command, for the spend ones: a script needs no text parsing."""
+    out = tmp_path / "proposal.psbt"
+    code, stdout, err = boveda(capsys, "--book", book, *propose(chain, out), "--json")
+    assert code == 0, err
+    made = json.loads(stdout)
+    assert made["proposal_id"] == 1 and made["psbt"] == str(out) and len(made["digest"]) == 64
+    assert made["amount_sat"] == 150_000_000 and made["fee_sat"] > 0
+    code, stdout, err = boveda(capsys, "--book", book, "spend", "approve", "1", "--by", "alice", "--signature",
+                               approval_signature("alice", made["digest"]), "--json")
+    assert code == 0, err
+    assert json.loads(stdout) == {"proposal_id": 1, "approver": "alice", "approvals": 1, "threshold": 2}
+    code, stdout, err = boveda(capsys, "--book", book, "spend", "approve", "1", "--by", "bob", "--signature",
+                               approval_signature("bob", made["digest"]), "--json")
+    assert json.loads(stdout)["approvals"] == 2
+    code, stdout, err = boveda(capsys, "--book", book, "spend", "finalize", "1",
+                               *map(str, signed_files(chain, out, tmp_path)), "--json")
+    assert code == 0, err
+    final = json.loads(stdout)
+    assert final["proposal_id"] == 1 and final["txid"] == made["unsigned_txid"] and final["signers"]
+    code, stdout, err = boveda(capsys, "--book", book, "spend", "broadcast", "1", "--print", "--json")
+    assert code == 0, err
+    printed = json.loads(stdout)
+    assert printed["sent"] is False and printed["txid"] == final["txid"] and printed["tx_hex"]
+    code, stdout, err = boveda(capsys, "--book", book, "spend", "cancel", "1", "--by", "M. Ortiz", "--reason",
+                               "stayed", "--json")
+    assert code == 0, err
+    assert json.loads(stdout) == {"proposal_id": 1, "state": "cancelled"}

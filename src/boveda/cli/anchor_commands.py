@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from boveda.cli.common import FORCE_OPTION, _group, _open_book, rpc_options, say
+from boveda.cli.common import FORCE_OPTION, JSON_OPTION, _echo_json, _group, _open_book, rpc_options, say
 from boveda.cli.params import SafePath
 from boveda.cli.spend_commands import BLOCKS, FEE_RATE, _node
 from boveda.money import format_btc
@@ -24,9 +24,11 @@ from boveda.spend.anchor import AnchorRequest, propose_anchor
 @click.option("--out", "out", required=True, type=SafePath(path_type=Path, dir_okay=False), help="The PSBT file.")
 @FORCE_OPTION
 @rpc_options
+@JSON_OPTION
 @click.pass_context
 def audit_anchor(ctx: click.Context, wallet: str, fee_rate: int | None, fee_target: int | None,
-                 order_ref: str | None, out: Path, force: bool, rpc_url: str | None, use_cookie: bool) -> None:
+                 order_ref: str | None, out: Path, force: bool, rpc_url: str | None, use_cookie: bool,
+                 as_json: bool) -> None:
     """Propose a transaction from reserve wallet W whose 0-sat OP_RETURN output commits the audit head
     (b"BVDA", version 1, the head's seq and hash), change back to W; then approve, sign, finalize and
     broadcast it as any spend. `audit verify --anchors` finds it on chain later and checks the log still
@@ -45,6 +47,11 @@ def audit_anchor(ctx: click.Context, wallet: str, fee_rate: int | None, fee_targ
     with _open_book(ctx) as book:
         node = _node(book, rpc_url, use_cookie, required=False)
         result = propose_anchor(book, AnchorRequest(wallet, out, fee_rate, fee_target, order_ref, force), node)
+    if as_json:
+        _echo_json({"proposal_id": result.proposal_id, "seq": result.payload.seq, "hash": result.payload.head_hex,
+                    "wallet": result.wallet, "fee_sat": result.fee_sat, "change_sat": result.change_sat,
+                    "unsigned_txid": result.unsigned_txid, "digest": result.digest, "psbt": str(result.out)})
+        return
     say(f"anchor proposal {result.proposal_id}: event {result.payload.seq} (hash {result.payload.head_hex}) in an "
         f"OP_RETURN, from wallet {result.wallet} ({result.inputs} input{'s' * (result.inputs != 1)}), fee {result.fee_sat} sat, change "
         f"{format_btc(result.change_sat)} BTC")

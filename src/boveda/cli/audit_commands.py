@@ -19,6 +19,7 @@ from boveda.cli.common import (
     _group,
     _location,
     _open_book,
+    done,
     say,
     source_given,
     source_options,
@@ -183,8 +184,9 @@ def export_command(ctx: click.Context, file: str, force: bool) -> None:
 @click.command("import")
 @click.argument("file", type=SafePath(exists=True, dir_okay=False))
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@JSON_OPTION
 @click.pass_context
-def import_command(ctx: click.Context, file: str, quiet: bool) -> None:
+def import_command(ctx: click.Context, file: str, quiet: bool, as_json: bool) -> None:
     """Replay an export FILE into the book, in one transaction (all or nothing).
 
     The book must be empty (it is created if missing) or be an earlier state of the same
@@ -202,7 +204,9 @@ def import_command(ctx: click.Context, file: str, quiet: bool) -> None:
 
     with Book.open(_location(ctx), create=True) as book:
         result = import_book(book, file, progress=progress)
-    say(f"imported {result.events_applied} of {result.events_in_file} events; head {result.head.hash_hex}")
+    done(as_json, {"events_applied": result.events_applied, "events_in_file": result.events_in_file,
+                   "head": audit_head_json(result.head)},
+         f"imported {result.events_applied} of {result.events_in_file} events; head {result.head.hash_hex}")
 
 
 def register(cli: click.Group) -> None:

@@ -7,33 +7,23 @@ the rules live in the book. Amounts are BTC strings parsed exactly by :func:`bov
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from boveda.book import Book, BookError
 from boveda.book.domain import Lot, LotTransition
 from boveda.book.json_forms import audit_head_json, balance_json, lot_json
 from boveda.book.store import describe
-from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _location, _open_book, _table, say
+from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _location, _open_book, _table, done
 from boveda.cli.params import BTC, LOT_ID, PERCENT, USD_PRICE
 from boveda.money import format_btc
-
-
-def done(as_json: bool, document: dict[str, Any], text: str) -> None:
-    """What a write command prints: ``text``, or with --json the new ids as one JSON document."""
-    if as_json:
-        _echo_json(document)
-    else:
-        say(text)
-
 
 # -- commands -----------------------------------------------------------------------------------
 
 
 @click.command("init")
+@JSON_OPTION
 @click.pass_context
-def init_command(ctx: click.Context) -> None:
+def init_command(ctx: click.Context, as_json: bool) -> None:
     """Create an empty book (or migrate an older one to the current schema).
 
     \b
@@ -43,7 +33,9 @@ def init_command(ctx: click.Context) -> None:
     """
     result = Book.init(_location(ctx))
     verb = "created" if result.created else f"migrated from schema {result.revision_before} to"
-    say(f"book {describe(result.location)} {verb} schema {result.revision_after}")
+    done(as_json, {"book": describe(result.location), "created": result.created, "schema_before": result.revision_before,
+                   "schema": result.revision_after},
+         f"book {describe(result.location)} {verb} schema {result.revision_after}")
 
 
 @click.command("add")

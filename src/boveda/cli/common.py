@@ -58,6 +58,14 @@ def _echo_json(document: Any) -> None:
     click.echo(escape_json_text(json.dumps(document, indent=2, ensure_ascii=False)))
 
 
+def done(as_json: bool, document: dict[str, Any], text: str) -> None:
+    """What a write command prints: ``text``, or with --json the new ids as one JSON document."""
+    if as_json:
+        _echo_json(document)
+    else:
+        say(text)
+
+
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
     cells = [[escape(cell) for cell in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

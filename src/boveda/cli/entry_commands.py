@@ -21,8 +21,7 @@ from boveda.book.errors import BookError
 from boveda.book.json_forms import entry_json, price_json
 from boveda.book.prices import check_currency, format_price_minor, read_price_file
 from boveda.book.queries import Actor, JournalFilter
-from boveda.cli.book_commands import done
-from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _open_book, _table, say
+from boveda.cli.common import DATE_OPTION, JSON_OPTION, _echo_json, _group, _open_book, _table, done, say
 from boveda.cli.params import BTC, PERIOD_DATE, SafePath, whole_number
 from boveda.labels import labels_for
 from boveda.money import format_btc

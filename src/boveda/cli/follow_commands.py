@@ -73,8 +73,9 @@ def alerts_group(ctx: click.Context, include_all: bool, as_json: bool) -> None:
 @alerts_group.command("ack")
 @click.argument("alert_id", metavar="ID", type=ALERT_ID)
 @click.option("--by", "by", required=True, metavar="NAME", help="Who acknowledges it (kept in the audit log).")
+@JSON_OPTION
 @click.pass_context
-def alerts_ack(ctx: click.Context, alert_id: int, by: str) -> None:
+def alerts_ack(ctx: click.Context, alert_id: int, by: str, as_json: bool) -> None:
     """Acknowledge alert ID: an audited event naming who and when. An unknown or already acknowledged
     alert is refused and nothing is written.
 
@@ -84,6 +85,10 @@ def alerts_ack(ctx: click.Context, alert_id: int, by: str) -> None:
     """
     with _open_book(ctx) as book:
         alert = acknowledge(book, alert_id, by)
+    if as_json:
+        _echo_json({"alert_id": alert.alert_id, "acknowledged_by": alert.acknowledged_by,
+                    "acknowledged_at": alert.acknowledged_at})
+        return
     say(f"alert {alert.alert_id} ({alert.kind.value} {alert.holding} {alert.txid_hex}) acknowledged by "
         f"{alert.acknowledged_by} at {alert.acknowledged_at}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from boveda.cli.common import FORCE_OPTION, _group, _open_book, say
+from boveda.cli.common import FORCE_OPTION, JSON_OPTION, _echo_json, _group, _open_book, say
 from boveda.cli.params import SafePath
 from boveda.labels import export_lines, import_labels
 from boveda.outfiles import atomic_text
@@ -14,8 +14,9 @@ from boveda.service.labels import holding_scope
 @click.command("import")
 @click.argument("file", type=SafePath(exists=True, dir_okay=False))
 @click.option("--replace", is_flag=True, help="Remove every stored label first (default: merge into them).")
+@JSON_OPTION
 @click.pass_context
-def labels_import(ctx: click.Context, file: str, replace: bool) -> None:
+def labels_import(ctx: click.Context, file: str, replace: bool, as_json: bool) -> None:
     """Import a BIP-329 labels FILE (JSON Lines: tx, addr, pubkey, input, output, xpub records).
 
     Every line is checked first; one bad line refuses the whole file, naming the line, and nothing
@@ -30,6 +31,11 @@ def labels_import(ctx: click.Context, file: str, replace: bool) -> None:
     """
     with _open_book(ctx) as book:
         done = import_labels(book, file, replace=replace)
+    if as_json:
+        _echo_json({"import_id": done.import_id, "file_sha256": done.file_sha256, "records": done.records,
+                    "added": done.added, "updated": done.updated, "removed": done.removed if replace else 0,
+                    "skipped_lines": [i.line_number for i in done.ignored]})
+        return
     removed = f", {done.removed} removed first" if replace else ""
     say(f"imported {done.records} records from {file}: {done.added} labels added, {done.updated} updated{removed} "
         f"(import {done.import_id}, sha256 {done.file_sha256})")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from boveda.book import Book
-from boveda.cli.common import FORCE_OPTION, JSON_OPTION, _echo_json, _group, _open_book, _table, rpc_options, say
+from boveda.cli.common import FORCE_OPTION, JSON_OPTION, _echo_json, _group, _open_book, _table, done, rpc_options, say
 from boveda.cli.params import BTC, LOT_ID, Checked, SafePath, whole_number
 from boveda.errors import WalletError
 from boveda.money import format_btc
@@ -70,11 +70,12 @@ def spend_group() -> None:
 @click.option("--out", "out", required=True, type=SafePath(path_type=Path, dir_okay=False), help="The PSBT file.")
 @FORCE_OPTION
 @rpc_options
+@JSON_OPTION
 @click.pass_context
 def propose_command(ctx: click.Context, holding: str, to_address: str, amount_sat: int | None, sweep: bool,
                     purpose: str, order_ref: str | None, lot_id: int | None, counterparty: str | None,
                     wallet: str | None, fee_rate: int | None, fee_target: int | None, out: Path, force: bool,
-                    rpc_url: str | None, use_cookie: bool) -> None:
+                    rpc_url: str | None, use_cookie: bool, as_json: bool) -> None:
     """Propose a spend: policy checked, coins selected, an unsigned PSBT (BIP-174, with every BIP-32
     derivation) written to --out, and an audited proposal whose digest the approvers sign.
 
@@ -91,6 +92,16 @@ def propose_command(ctx: click.Context, holding: str, to_address: str, amount_sa
         node = _node(book, rpc_url, use_cookie, required=False)
         result = propose(book, ProposeRequest(holding, to_address, amount_sat, purpose, order_ref, out, lot_id,
                                               fee_rate, fee_target, counterparty, wallet, force), node)
+    _say_proposed(result, as_json)
+
+
+def _say_proposed(result, as_json: bool) -> None:
+    """What `spend propose` and `audit anchor` print of the proposal they made."""
+    if as_json:
+        _echo_json({"proposal_id": result.proposal_id, "wallet": result.wallet, "amount_sat": result.amount_sat,
+                    "fee_sat": result.fee_sat, "change_sat": result.change_sat, "inputs": result.inputs,
+                    "unsigned_txid": result.unsigned_txid, "digest": result.digest, "psbt": str(result.out)})
+        return
     say(f"proposal {result.proposal_id}: {format_btc(result.amount_sat)} BTC from wallet {result.wallet} "
         f"({result.inputs} inputs, {result.algorithm}), fee {result.fee_sat} sat, change "
         f"{format_btc(result.change_sat)} BTC")
@@ -103,8 +114,9 @@ def propose_command(ctx: click.Context, holding: str, to_address: str, amount_sa
 @click.argument("proposal_id", metavar="ID", type=PROPOSAL_ID)
 @click.option("--by", "by", required=True, metavar="NAME", help="The approver, as the holding's policy names them.")
 @click.option("--signature", required=True, metavar="SIG", help="Their BIP-322 signature of the proposal's digest.")
+@JSON_OPTION
 @click.pass_context
-def approve_command(ctx: click.Context, proposal_id: int, by: str, signature: str) -> None:
+def approve_command(ctx: click.Context, proposal_id: int, by: str, signature: str, as_json: bool) -> None:
     """Approve proposal ID: a BIP-322 signature by NAME's key over the proposal's digest (audited).
 
     \b
@@ -114,8 +126,10 @@ def approve_command(ctx: click.Context, proposal_id: int, by: str, signature: st
     with _open_book(ctx) as book:
         approval = approve(book, proposal_id, by, signature)
         view = status(book, proposal_id)
-    threshold = view.policy.threshold if view.policy else "?"
-    say(f"proposal {proposal_id} approved by {approval.approver} ({len(view.counted)} of {threshold})")
+    threshold = view.policy.threshold if view.policy else None
+    done(as_json, {"proposal_id": proposal_id, "approver": approval.approver, "approvals": len(view.counted),
+                   "threshold": threshold},
+         f"proposal {proposal_id} approved by {approval.approver} ({len(view.counted)} of {threshold or '?'})")
 
 
 @spend_group.command("status")
@@ -163,9 +177,10 @@ def status_command(ctx: click.Context, proposal_id: int | None, as_json: bool) -
 @click.argument("psbts", metavar="PSBT…", nargs=-1, required=True, type=SafePath(path_type=Path, dir_okay=False))
 @click.option("--out", type=SafePath(path_type=Path, dir_okay=False), help="Also write the final transaction's hex.")
 @FORCE_OPTION
+@JSON_OPTION
 @click.pass_context
 def finalize_command(ctx: click.Context, proposal_id: int, psbts: tuple[Path, ...], out: Path | None,
-                     force: bool) -> None:
+                     force: bool, as_json: bool) -> None:
     """Combine the cosigners' signed PSBTs into the approved transaction: every signature checked, any PSBT
     whose transaction differs refused, each input's signers recorded, and the pending entry booked.
 
@@ -175,6 +190,11 @@ def finalize_command(ctx: click.Context, proposal_id: int, psbts: tuple[Path, ..
     """
     with _open_book(ctx) as book:
         result = finalize(book, proposal_id, list(psbts), out=out, force=force)
+    if as_json:
+        _echo_json({"proposal_id": proposal_id, "txid": result.txid, "entry": str(result.entry),
+                    "signers": {str(index): list(fingerprints) for index, fingerprints in result.signers},
+                    "out": None if out is None else str(out)})
+        return
     say(f"proposal {proposal_id} finalized: txid {result.txid}; {result.entry}")
     for index, fingerprints in result.signers:
         say(f"  input {index} signed by {', '.join(fingerprints)}")
@@ -186,8 +206,9 @@ def finalize_command(ctx: click.Context, proposal_id: int, psbts: tuple[Path, ..
 @click.argument("proposal_id", metavar="ID", type=PROPOSAL_ID)
 @click.option("--by", "by", required=True, metavar="NAME", help="Who cancels it (kept in the audit log).")
 @click.option("--reason", required=True, help="Why.")
+@JSON_OPTION
 @click.pass_context
-def cancel_command(ctx: click.Context, proposal_id: int, by: str, reason: str) -> None:
+def cancel_command(ctx: click.Context, proposal_id: int, by: str, reason: str, as_json: bool) -> None:
     """Cancel proposal ID before it is broadcast (audited).
 
     \b
@@ -196,16 +217,17 @@ def cancel_command(ctx: click.Context, proposal_id: int, by: str, reason: str) -
     """
     with _open_book(ctx) as book:
         cancel(book, proposal_id, by, reason)
-    say(f"proposal {proposal_id} cancelled")
+    done(as_json, {"proposal_id": proposal_id, "state": "cancelled"}, f"proposal {proposal_id} cancelled")
 
 
 @spend_group.command("broadcast")
 @click.argument("proposal_id", metavar="ID", type=PROPOSAL_ID)
 @click.option("--print", "print_only", is_flag=True, help="Print the transaction's hex instead of sending it.")
 @rpc_options
+@JSON_OPTION
 @click.pass_context
 def broadcast_command(ctx: click.Context, proposal_id: int, print_only: bool, rpc_url: str | None,
-                      use_cookie: bool) -> None:
+                      use_cookie: bool, as_json: bool) -> None:
     """Send finalized proposal ID through the node (sendrawtransaction; audited), or print its hex.
 
     \b
@@ -218,7 +240,10 @@ def broadcast_command(ctx: click.Context, proposal_id: int, print_only: bool, rp
         if not print_only and node is None:
             raise WalletError("broadcasting needs a running node: pass --rpc-url URL or --rpc, or use --print")
         result = broadcast(book, proposal_id, node)
-    if result.sent:
+    if as_json:
+        _echo_json({"proposal_id": proposal_id, "txid": result.txid, "sent": result.sent,
+                    "tx_hex": None if result.sent else result.tx_hex})
+    elif result.sent:
         say(f"proposal {proposal_id} broadcast: txid {result.txid}")
     else:
         click.echo(result.tx_hex)
@@ -229,8 +254,9 @@ def broadcast_command(ctx: click.Context, proposal_id: int, print_only: bool, rp
 @click.option("--approvers", required=True, metavar="NAME=PUBKEY,…",
               help="Each official's name and public key (compressed hex: P2WPKH; x-only hex: P2TR).")
 @click.option("--threshold", required=True, type=THRESHOLD, help="How many approvals a spend needs.")
+@JSON_OPTION
 @click.pass_context
-def policy_set_command(ctx: click.Context, holding: str, approvers: str, threshold: int) -> None:
+def policy_set_command(ctx: click.Context, holding: str, approvers: str, threshold: int, as_json: bool) -> None:
     """Set HOLDING's approval policy (audited): who approves its spends, and how many must.
 
     \b
@@ -239,8 +265,10 @@ def policy_set_command(ctx: click.Context, holding: str, approvers: str, thresho
     """
     with _open_book(ctx) as book:
         policy = set_policy(book, holding, approvers, threshold)
-    say(f"{policy.holding}: {policy.threshold} of {len(policy.approvers)} approvals "
-        f"({', '.join(name for name, _ in policy.approvers)})")
+    done(as_json, {"holding": policy.holding, "threshold": policy.threshold,
+                   "approvers": [{"name": name, "public_key": key} for name, key in policy.approvers]},
+         f"{policy.holding}: {policy.threshold} of {len(policy.approvers)} approvals "
+         f"({', '.join(name for name, _ in policy.approvers)})")
 
 
 def register(cli: click.Group) -> None:
