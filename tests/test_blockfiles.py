@@ -298,3 +298,29 @@ def test_loose_file_readers_on_a_node_folder(spending_chain):
     # Read without the key, the same file is not a sequence of records.
     with pytest.raises(ChainError):
         list(read_block_file(blocks_dir / "blk00000.dat", REGTEST))
+
+
+def test_a_blk_file_cut_or_rewritten_under_an_open_source_is_a_clean_error(spending_chain, tmp_path):
+    """The source reads blocks through a map of each file: a file cut short after it was mapped must be read
+    by pread (a short read, a clean error), never touched through the map (a fault); one rewritten in place
+    is caught by the header check, the same as before the map."""
+    datadir = tmp_path / "copy"
+    shutil.copytree(spending_chain.datadir, datadir)
+    blk = datadir / "regtest" / "blocks" / "blk00000.dat"
+    with BlockFileSource(datadir, REGTEST) as source:
+        tip = source.tip().height
+        assert [r.height for r in source.raw_blocks(1, 2, with_undo=False)] == [1, 2]  # mapped now
+        key = read_xor_key(blk.parent)
+        records = list(block_records(deobfuscate(blk.read_bytes(), key), REGTEST, xor_key=key))
+        with open(blk, "r+b") as f:
+            f.truncate(records[len(records) // 2][0] + 10)  # ten bytes into a middle block
+        with pytest.raises(ChainError, match="changed at offset"):
+            list(source.raw_blocks(1, tip, with_undo=False))
+    shutil.copyfile(_blocks_dir(spending_chain) / "blk00000.dat", blk)
+    with BlockFileSource(datadir, REGTEST) as source:
+        list(source.raw_blocks(1, 1, with_undo=False))
+        data = bytearray(blk.read_bytes())
+        data[records[len(records) // 2][0] + 4] ^= 0xFF  # inside a middle block's header (its version's last byte)
+        blk.write_bytes(bytes(data))
+        with pytest.raises(ChainError, match="changed at offset"):
+            list(source.raw_blocks(1, source.tip().height, with_undo=False))

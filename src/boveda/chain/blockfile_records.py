@@ -47,7 +47,7 @@ def _rotated_key(xor_key: bytes, file_offset: int) -> bytes:
     return xor_key[shift:] + xor_key[:shift]
 
 
-def deobfuscate(data: bytes, xor_key: bytes, file_offset: int = 0) -> bytes:
+def deobfuscate(data: bytes | memoryview, xor_key: bytes, file_offset: int = 0) -> bytes:
     """`data`, read from absolute `file_offset` of a blk/rev file, XORed back with the folder's key."""
     if xor_key == NO_XOR_KEY:
         return bytes(data)
