@@ -254,3 +254,21 @@ def test_on_either_database_an_edit_is_found_and_a_resealed_one_is_named_and_rep
         assert boveda(capsys, "--book", book_location, "audit", "verify")[0] == 0
     book.close()
     sim.close()
+
+
+def test_a_sync_over_an_edited_seal_neither_crashes_nor_hides_it(tmp_path, capsys):
+    from test_sync import funded_simulation, new_book, register, run_sync
+
+    sim = funded_simulation(tmp_path / "chain")
+    location = str(tmp_path / "book.db")
+    book = new_book(location)
+    register(book, sim)
+    run_sync(book, sim)
+    edited = sim.height
+    sql(location, f"UPDATE chain_blocks SET facts_chain = 'abc' WHERE height = {edited}")
+    sim.mine()
+    assert run_sync(book, sim).tip_height == edited + 1  # resealed above it, no traceback
+    code, out, _ = boveda(capsys, "--book", location, "audit", "verify")
+    assert code == 1 and f"chain facts of block {edited} " in out
+    book.close()
+    sim.close()

@@ -239,3 +239,10 @@ def test_every_spend_write_command_prints_its_ids_as_json(chain, book, tmp_path,
                                "stayed", "--json")
     assert code == 0, err
     assert json.loads(stdout) == {"proposal_id": 1, "state": "cancelled"}
+    # Cancelled after it was finalized: its pending entry is reversed, not left claiming a payment.
+    code, stdout, err = boveda(capsys, "--book", book, "journal", "--txid", final["txid"], "--json")
+    entries = json.loads(stdout)["entries"]
+    assert len(entries) == 2 and entries[1]["corrects_entry_id"] == entries[0]["entry_id"]
+    assert entries[0]["corrected_by"] == [entries[1]["entry_id"]]
+    code, stdout, err = boveda(capsys, "--book", book, "audit", "verify")
+    assert code == 0, stdout + err

@@ -8,6 +8,7 @@ from typing import Any
 from boveda.book import Book
 from boveda.book.checks import check_text
 from boveda.book.errors import BookError
+from boveda.book.queries import JournalFilter
 from boveda.book.spend_events import PolicySet, SpendApproved, SpendCancelled
 from boveda.spend import store
 from boveda.spend.approvals import check_approval, parse_approvers
@@ -115,4 +116,17 @@ def cancel(book: Book, proposal_id: int, by: str, reason: str) -> ProposalRecord
     event = SpendCancelled(proposal_id, who, why)
     with book.atomic() as conn:
         store.record(book, conn, event)
+        if proposal.state is ProposalState.FINALIZED:
+            _reverse_pending_entries(book, proposal, why)
         return _proposal(conn, proposal_id)
+
+
+def _reverse_pending_entries(book: Book, proposal: ProposalRecord, why: str) -> None:
+    """A finalized proposal booked its entry; cancelled, the entry is reversed (never deleted), so the journal
+    no longer claims a payment that will not happen. A custody lot's move is not an entry to reverse: the lot
+    keeps its new state (docs/spend.md)."""
+    memo = f"spend proposal {proposal.proposal_id}:"
+    for entry in list(book.journal_where(JournalFilter(txid=proposal.unsigned_txid))):
+        if (entry.memo or "").startswith(memo) and entry.lot_id is None and entry.corrects_entry_id is None:
+            book.reverse_entry(entry.entry_id, reason=f"spend proposal {proposal.proposal_id} cancelled: {why}",
+                               order=proposal.order_ref)

@@ -243,7 +243,8 @@ def seal_blocks(conn: Connection, low: int) -> None:
     """Reseals the blocks from `low` up (their rows were written or dropped) and the top block's seal."""
     before = conn.execute(sa.select(chain_blocks.c.facts_chain).where(chain_blocks.c.height < low)
                           .order_by(chain_blocks.c.height.desc()).limit(1)).scalar()
-    chained = _NO_BLOCK if before is None else _blob(before)
+    before = _blob(before)
+    chained = before if isinstance(before, bytes) else _NO_BLOCK  # an edited, untyped value: audit verify names it
     updates = []
     top = conn.execute(sa.select(sa.func.max(chain_blocks.c.height))).scalar()
     # A follower's block: the few blocks above `low` in one read (iter_block_facts pages long ranges).
