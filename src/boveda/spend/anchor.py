@@ -26,17 +26,15 @@ from boveda.book import Book
 from boveda.book.checks import check_text
 from boveda.book.domain import Account, AccountKind
 from boveda.book.errors import BookError
-from boveda.book.spend_events import SpendProposed
 from boveda.errors import CodecError
-from boveda.outfiles import check_target, write_text
+from boveda.outfiles import check_target
 from boveda.spend import coins as chain_coins
 from boveda.spend import store
-from boveda.spend.approvals import proposal_digest
 from boveda.spend.errors import PolicyRefusal, SpendError
 from boveda.spend.model import Output, ProposalState, Purpose, PurposeKind
-from boveda.spend.policy import check_available, check_own_output
-from boveda.spend.proposals import Node, _previous_txs, fee_rate_of
-from boveda.spend.psbt_build import SUPPORTED_FORMS, build_psbt, input_weight, unsigned_transaction
+from boveda.spend.policy import check_available
+from boveda.spend.proposals import Drafted, Node, fee_rate_of, record_proposal
+from boveda.spend.psbt_build import SUPPORTED_FORMS, input_weight
 from boveda.spend.selection import TX_OVERHEAD_WEIGHT, SelectionRequest, output_weight, select
 from boveda.spend.store import ProposalRecord
 from boveda.wallets import facts_store as facts
@@ -199,30 +197,9 @@ def propose_anchor(book: Book, request: AnchorRequest, node: Node | None = None)
                                         output_weight(change_len)))
     check_available(holding, book.balance(holding), selection.fee_sat)
     chosen = [coins[i] for i in selection.indexes]
-    with book.store.read() as conn:
-        change = chain_coins.next_change(conn, wallet.name, descriptor.branches, reserved_scripts) \
-            if selection.change_sat else None
-        block_hashes = {c.txid: chain_coins.block_hash_at(conn, c.height) for c in chosen}
-    outputs = [Output(anchor_script, 0)]
-    if change is not None:
-        check_own_output(reserve, selection.change_sat, used=False, what="the change")
-        outputs.append(Output(change[0], selection.change_sat, is_change=True))
-    previous = _previous_txs(node, descriptor.form, chosen, block_hashes)
-    psbt = build_psbt(descriptor, chosen, outputs, previous, None if change is None else (change[1], change[2]))
-    unsigned_txid = unsigned_transaction(psbt).txid_hex
-    psbt_text = psbt.to_base64()
-    with book.atomic() as conn:
-        proposal_id = store.next_proposal_id(conn)
-        order = order_ref or f"audit anchor of event {payload.seq}"
-        digest = proposal_digest(
-            proposal_id=proposal_id, holding=str(holding), unsigned_txid=unsigned_txid,
-            outputs=[(o.script_pubkey, o.value_sat) for o in outputs], fee_sat=selection.fee_sat,
-            purpose=str(ANCHOR_PURPOSE), order_ref=order, counterparty=str(holding), lot_id=None)
-        event = SpendProposed(
-            proposal_id, str(holding), wallet.name, str(ANCHOR_PURPOSE), order, None, str(holding), 0,
-            selection.fee_sat, unsigned_txid, digest, psbt_text, tuple(c.outpoint for c in chosen),
-            None if change is None else change[0].hex())
-        store.record(book, conn, event)
-        write_text(request.out, psbt_text + "\n", force=request.force)
+    proposal_id, digest, unsigned_txid = record_proposal(
+        book, Drafted(holding, reserve, wallet.name, descriptor, chosen, Output(anchor_script, 0), selection,
+                      str(ANCHOR_PURPOSE), order_ref or f"audit anchor of event {payload.seq}", None, str(holding)),
+        reserved_scripts, node, request.out, force=request.force)
     return AnchorProposal(proposal_id, payload, digest, unsigned_txid, selection.fee_sat, selection.change_sat,
                           wallet.name, len(chosen), request.out)

@@ -25,7 +25,7 @@ from boveda.spend.model import Output, Purpose, PurposeKind, Utxo
 from boveda.spend.policy import Proposed, check_available, check_lot_amount, check_own_output, check_proposal
 from boveda.spend.psbt_build import SUPPORTED_FORMS, build_psbt, input_weight, unsigned_transaction
 from boveda.spend.selection import TX_OVERHEAD_WEIGHT, Selection, SelectionRequest, output_weight, select
-from boveda.wallets.descriptors import ScriptForm, parse_descriptor
+from boveda.wallets.descriptors import ScriptForm, WalletDescriptor, parse_descriptor
 from boveda.wallets.sync import stored_network
 
 DEFAULT_FEE_TARGET = 6
@@ -143,33 +143,64 @@ def propose(book: Book, request: ProposeRequest, node: Node | None = None) -> Pr
         dest_reserve = next((r for r in book.reserves() if Account.reserve(r.code) == dest.owner), None)
         check_own_output(dest_reserve, selection.amount_sat, used=dest.used, what="the payment")
     descriptor = parse_descriptor(wallet.descriptor, network)
+    order_ref = proposed.order_ref or ""
+    proposal_id, digest, unsigned_txid = record_proposal(
+        book, Drafted(holding, reserve, wallet.name, descriptor, coins, Output(destination_script, selection.amount_sat),
+                      selection, str(purpose), order_ref, request.lot_id, str(counterparty)),
+        reserved_scripts, node, request.out, force=request.force)
+    return ProposalResult(proposal_id, digest, unsigned_txid, selection.amount_sat, selection.fee_sat,
+                          selection.change_sat, wallet.name, len(coins), selection.algorithm, request.out)
+
+
+@dataclass(frozen=True, slots=True)
+class Drafted:
+    """A proposal as policy and coin selection left it: what `record_proposal` turns into a PSBT and an event.
+    `payment` is the output the proposal exists for (the destination, or an anchor's OP_RETURN)."""
+
+    holding: Account
+    reserve: Reserve | None
+    wallet: str
+    descriptor: WalletDescriptor
+    coins: list[Utxo]
+    payment: Output
+    selection: Selection
+    purpose: str
+    order_ref: str
+    lot_id: int | None
+    counterparty: str
+
+
+def record_proposal(book: Book, draft: Drafted, reserved_scripts, node: Node | None, out: Path, *,
+                    force: bool) -> tuple[int, str, str]:
+    """The PSBT of `draft` (change to the wallet's next unused internal address, checked against the
+    reserve's rules) written to `out`, and its `spend.proposed` event, in one transaction:
+    (proposal id, digest, unsigned txid)."""
+    selection, coins = draft.selection, draft.coins
     with book.store.read() as conn:
-        change = chain_coins.next_change(conn, wallet.name, descriptor.branches, reserved_scripts) \
+        change = chain_coins.next_change(conn, draft.wallet, draft.descriptor.branches, reserved_scripts) \
             if selection.change_sat else None
-        heights = {c.txid: chain_coins.block_hash_at(conn, c.height) for c in coins}
-    outputs = [Output(destination_script, selection.amount_sat)]
+        block_hashes = {c.txid: chain_coins.block_hash_at(conn, c.height) for c in coins}
+    outputs = [draft.payment]
     if change is not None:
-        check_own_output(reserve, selection.change_sat, used=False, what="the change")
+        check_own_output(draft.reserve, selection.change_sat, used=False, what="the change")
         outputs.append(Output(change[0], selection.change_sat, is_change=True))
-    previous = _previous_txs(node, descriptor.form, coins, heights)
-    psbt = build_psbt(descriptor, coins, outputs, previous, None if change is None else (change[1], change[2]))
+    previous = _previous_txs(node, draft.descriptor.form, coins, block_hashes)
+    psbt = build_psbt(draft.descriptor, coins, outputs, previous, None if change is None else (change[1], change[2]))
     unsigned_txid = unsigned_transaction(psbt).txid_hex
     psbt_text = psbt.to_base64()
     with book.atomic() as conn:
         proposal_id = store.next_proposal_id(conn)
         digest = proposal_digest(
-            proposal_id=proposal_id, holding=str(holding), unsigned_txid=unsigned_txid,
+            proposal_id=proposal_id, holding=str(draft.holding), unsigned_txid=unsigned_txid,
             outputs=[(o.script_pubkey, o.value_sat) for o in outputs], fee_sat=selection.fee_sat,
-            purpose=str(purpose), order_ref=proposed.order_ref or "", counterparty=str(counterparty),
-            lot_id=request.lot_id)
+            purpose=draft.purpose, order_ref=draft.order_ref, counterparty=draft.counterparty, lot_id=draft.lot_id)
         event = SpendProposed(
-            proposal_id, str(holding), wallet.name, str(purpose), proposed.order_ref or "", request.lot_id,
-            str(counterparty), selection.amount_sat, selection.fee_sat, unsigned_txid, digest, psbt_text,
+            proposal_id, str(draft.holding), draft.wallet, draft.purpose, draft.order_ref, draft.lot_id,
+            draft.counterparty, draft.payment.value_sat, selection.fee_sat, unsigned_txid, digest, psbt_text,
             tuple(c.outpoint for c in coins), None if change is None else change[0].hex())
         store.record(book, conn, event)
-        write_text(request.out, psbt_text + "\n", force=request.force)
-    return ProposalResult(proposal_id, digest, unsigned_txid, selection.amount_sat, selection.fee_sat,
-                          selection.change_sat, wallet.name, len(coins), selection.algorithm, request.out)
+        write_text(out, psbt_text + "\n", force=force)
+    return proposal_id, digest, unsigned_txid
 
 
 def _lot_coins(lot: Lot, coins: list[Utxo]) -> list[Utxo]:
