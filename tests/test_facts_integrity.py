@@ -272,3 +272,12 @@ def test_a_sync_over_an_edited_seal_neither_crashes_nor_hides_it(tmp_path, capsy
     assert code == 1 and f"chain facts of block {edited} " in out
     book.close()
     sim.close()
+
+
+def test_the_rescan_names_a_resealed_row_of_another_type_without_a_traceback(book, capsys):
+    path, datadir, _ = book
+    sql(path, "UPDATE txos SET txid = 'abc' WHERE rowid = (SELECT min(rowid) FROM txos)")
+    reseal(path)
+    assert boveda(capsys, "--book", path, "audit", "verify")[0] == 0
+    code, out, err = boveda(capsys, "--book", path, "facts", "verify", "--datadir", str(datadir), "--network", "regtest")
+    assert code == 1 and "'abc'" in out and "Traceback" not in err

@@ -183,14 +183,20 @@ def _block_details(mine: BlockFacts | None, theirs: BlockFacts | None) -> list[s
                        f"{txid_text(theirs.block_hash)} (time {theirs.time})")
     for what, ours, chains, show in (("coin", mine.made, theirs.made, _coin), ("spend", mine.spent, theirs.spent, _spend),
                                      ("transaction", mine.txs, theirs.txs, _tx)):
-        only_stored = sorted(set(ours) - set(chains))
-        only_chain = sorted(set(chains) - set(ours))
-        details += [f"stored {what} {show(row)} is not what the chain says" for row in only_stored[:_SHOWN]]
-        details += [f"the chain's {what} {show(row)} is missing from the stored facts" for row in only_chain[:_SHOWN]]
-        hidden = max(0, len(only_stored) - _SHOWN) + max(0, len(only_chain) - _SHOWN)
-        if hidden:
-            details.append(f"{hidden} more {what} rows differ")
+        details += _differences(set(ours), set(chains), what, show, ("the chain says", "the chain's"),
+                                f"{what} rows")
     return details
+
+
+def _differences(stored: set[tuple], other: set[tuple], what: str, show, said: tuple[str, str],
+                 rows_word: str) -> list[str]:
+    """The rows only one side holds, a few of each spelled out (`said`: what the other side says, and whose);
+    sorted by their text, so that a hand-edited row of another type still sorts."""
+    only_stored, only_other = sorted(stored - other, key=repr), sorted(other - stored, key=repr)
+    details = [f"stored {what} {show(row)} is not what {said[0]}" for row in only_stored[:_SHOWN]]
+    details += [f"{said[1]} {what} {show(row)} is missing from the stored facts" for row in only_other[:_SHOWN]]
+    hidden = max(0, len(only_stored) - _SHOWN) + max(0, len(only_other) - _SHOWN)
+    return details + ([f"{hidden} more {rows_word} differ"] if hidden else [])
 
 
 def _coin(row: tuple) -> str:
@@ -228,11 +234,7 @@ def _btc(value: object) -> str:
 
 
 def _row_details(stored: set[tuple], chain: set[tuple]) -> tuple[str, ...]:
-    only_stored, only_chain = sorted(stored - chain, key=repr), sorted(chain - stored, key=repr)
-    details = [f"stored row {_shown(row)} is not what the rescan derives" for row in only_stored[:_SHOWN]]
-    details += [f"the rescan's row {_shown(row)} is missing from the stored facts" for row in only_chain[:_SHOWN]]
-    hidden = max(0, len(only_stored) - _SHOWN) + max(0, len(only_chain) - _SHOWN)
-    return tuple(details + ([f"{hidden} more rows differ"] if hidden else []))
+    return tuple(_differences(stored, chain, "row", _shown, ("the rescan derives", "the rescan's"), "rows"))
 
 
 def _shown(row: tuple) -> str:
